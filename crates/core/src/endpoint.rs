@@ -1,0 +1,292 @@
+//! The HTTP endpoint's decisions (contract section 3), with no I/O: the shell passes
+//! in what it read from the request and the environment, and gets back either an
+//! answer or the exact upstream request to send.
+//!
+//! Order of checks, as the contract says: route, method, token, then the body and
+//! the settings it needs.
+
+use crate::error::{ErrorCode, TriggerError};
+use crate::ids::{ApiKind, ImportId};
+use crate::reply::Reply;
+use crate::request_body::{parse_body, MAX_BODY_BYTES};
+use crate::retry::RetryLimits;
+use crate::run::RunResult;
+use crate::settings::{Lookup, Settings};
+use crate::upstream_request::{StartRequest, UpstreamRequest};
+use serde_json::{json, Map, Value};
+
+/// A route the worker serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    /// `POST /imports/{import_id}/start`, with the id as it came (validated later,
+    /// after the caller is authenticated).
+    Start { raw_import_id: String },
+}
+
+/// Matches method and path; unknown routes get 404, wrong methods 405.
+pub fn route(method: &str, path: &str) -> Result<Route, Reply> {
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["", "healthz"] => match method {
+            "GET" | "HEAD" => Ok(Route::Health),
+            _ => Err(Reply::method_not_allowed("GET, HEAD")),
+        },
+        ["", "imports", id, "start"] => match method {
+            "POST" => Ok(Route::Start {
+                raw_import_id: (*id).to_owned(),
+            }),
+            _ => Err(Reply::method_not_allowed("POST")),
+        },
+        _ => Err(Reply::not_found()),
+    }
+}
+
+/// Checks the caller's bearer token against `TRIGGER_TOKENS`. On success, the caller's
+/// name for logs (`token#N`, the token's position, never the token).
+pub fn authorize(lookup: &dyn Lookup, authorization: Option<&str>) -> Result<String, TriggerError> {
+    let tokens = Settings::caller_tokens(lookup)?;
+    tokens.check(authorization).map(|n| format!("token#{n}"))
+}
+
+/// Whether a declared `Content-Length` already exceeds the body limit.
+pub fn declared_length_too_large(content_length: Option<&str>) -> bool {
+    content_length
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+}
+
+/// A start ready to send (or to show, for a dry run).
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub start: StartRequest,
+    pub upstream: UpstreamRequest,
+    pub limits: RetryLimits,
+    pub dry_run: bool,
+}
+
+fn parse_dry_run(query: Option<&str>) -> Result<bool, TriggerError> {
+    let mut dry_run = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "dry_run" => {
+                dry_run = match value {
+                    "1" | "true" | "" => true,
+                    "0" | "false" => false,
+                    _ => return Err(TriggerError::invalid("dry_run", "must be 1 or 0")),
+                }
+            }
+            _ => {
+                let shown: String = key.chars().take(40).collect();
+                return Err(TriggerError::invalid(
+                    "query",
+                    &format!("unknown parameter {}", Value::from(shown)),
+                ));
+            }
+        }
+    }
+    Ok(dry_run)
+}
+
+/// Validates the caller's input, then loads the settings the start needs, and builds
+/// the upstream request. `query` is the URL's query without `?`.
+pub fn prepare(
+    raw_import_id: &str,
+    query: Option<&str>,
+    body: &[u8],
+    lookup: &dyn Lookup,
+) -> Result<Prepared, TriggerError> {
+    let dry_run = parse_dry_run(query)?;
+    let fields = parse_body(body)?;
+    let import_id = ImportId::parse(raw_import_id)?;
+    let settings = Settings::load(lookup)?;
+    if let (Some(prefixes), Some(path)) = (&settings.prefixes, &fields.path) {
+        prefixes.check("path", path.as_str())?;
+    }
+    let start = StartRequest {
+        project: settings.project.clone(),
+        import_id,
+        api: fields.api.unwrap_or_default(),
+        path: fields.path,
+        test_connection: fields.test_connection,
+    };
+    let upstream = start.build(&settings.base, &settings.credentials);
+    Ok(Prepared {
+        start,
+        upstream,
+        limits: settings.limits,
+        dry_run,
+    })
+}
+
+fn identity(import_id: &str, api: ApiKind) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("import_id".into(), import_id.into());
+    map.insert("api".into(), api.as_str().into());
+    map
+}
+
+/// The answer to a dry run: the request that would be sent, authorization redacted.
+pub fn dry_run_reply(prepared: &Prepared) -> Reply {
+    let mut body = identity(prepared.start.import_id.as_str(), prepared.start.api);
+    body.insert("ok".into(), true.into());
+    body.insert("dry_run".into(), true.into());
+    body.insert("request".into(), prepared.upstream.redacted());
+    Reply::json(200, &Value::Object(body))
+}
+
+/// The answer once the start is over.
+pub fn outcome_reply(start: &StartRequest, result: &RunResult) -> Reply {
+    let mut extra = identity(start.import_id.as_str(), start.api);
+    extra.insert("attempts".into(), result.attempts.into());
+    extra.insert("duration_ms".into(), result.elapsed_ms.into());
+    match &result.outcome {
+        Ok(accepted) => {
+            extra.insert("ok".into(), true.into());
+            extra.insert("upstream_status".into(), accepted.status.into());
+            Reply::json(200, &Value::Object(extra))
+        }
+        Err(error) => Reply::error(error, extra),
+    }
+}
+
+/// The answer to a request refused before any upstream call.
+pub fn refusal_reply(error: &TriggerError) -> Reply {
+    Reply::error(error, Map::new())
+}
+
+/// A `413` answer for a body that went over the limit while being read.
+pub fn too_large_reply() -> Reply {
+    refusal_reply(&crate::request_body::too_large())
+}
+
+/// A `500 misconfigured` for a shell-side failure that must not show its details.
+pub fn internal_reply() -> Reply {
+    Reply::json(
+        500,
+        &json!({"ok": false, "error": {"code": ErrorCode::Misconfigured.as_str(), "message": "internal error; see the worker's log"}}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::*;
+    use std::collections::HashMap;
+
+    const TOKEN: &str = "caller-token-0123456789";
+
+    fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut map: HashMap<String, String> = [
+            (API_KEY_ID, "the-key-id"),
+            (API_SECRET, "the-api-secret"),
+            (PROJECT_TOKEN, "proj-1"),
+            (TRIGGER_TOKENS, TOKEN),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            map.insert(k.to_string(), v.to_string());
+        }
+        move |n: &str| map.get(n).cloned()
+    }
+
+    #[test]
+    fn routes_and_methods() {
+        assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
+        assert_eq!(
+            route("POST", "/imports/abc/start"),
+            Ok(Route::Start { raw_import_id: "abc".into() })
+        );
+        let r = route("GET", "/imports/abc/start").unwrap_err();
+        assert_eq!(r.status, 405);
+        assert!(r.headers.contains(&("allow", "POST".into())));
+        assert!(r.body.contains("method_not_allowed"));
+        assert_eq!(route("POST", "/healthz").unwrap_err().status, 405);
+        for path in ["/", "/imports", "/imports/abc", "/imports/abc/start/", "/imports/a/b/start", "/healthz/"] {
+            let r = route("POST", path).unwrap_err();
+            assert_eq!(r.status, 404, "{path}");
+            assert!(r.body.contains(r#""code":"not_found""#));
+        }
+    }
+
+    #[test]
+    fn the_token_is_checked_before_anything_else_of_the_request() {
+        let e = authorize(&env(&[]), Some("Bearer nope-nope-nope-nope")).unwrap_err();
+        let reply = refusal_reply(&e);
+        assert_eq!(reply.status, 401);
+        assert!(reply.headers.contains(&("www-authenticate", "Bearer".into())));
+        assert_eq!(authorize(&env(&[]), Some(&format!("Bearer {TOKEN}"))).unwrap(), "token#1");
+        let e = authorize(&env(&[(TRIGGER_TOKENS, "")]), Some(&format!("Bearer {TOKEN}"))).unwrap_err();
+        assert_eq!(refusal_reply(&e).status, 500);
+    }
+
+    #[test]
+    fn prepare_builds_the_upstream_request() {
+        let p = prepare("imp-1", None, br#"{"path":"/x.csv","test_connection":false}"#, &env(&[])).unwrap();
+        assert!(!p.dry_run);
+        assert_eq!(p.upstream.url, "https://api.exponea.com/data/v1/projects/proj-1/imports/imp-1/start");
+        assert_eq!(p.upstream.body.as_deref(), Some(r#"{"path":"/x.csv","test_connection":false}"#));
+    }
+
+    #[test]
+    fn input_errors_come_before_settings_errors() {
+        let broken = env(&[(PROJECT_TOKEN, "")]);
+        assert_eq!(prepare("bad id", None, b"", &broken).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(prepare("ok", None, b"{\"x\":1}", &broken).unwrap_err().code, ErrorCode::InvalidRequest);
+        let e = prepare("ok", None, b"", &broken).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Misconfigured);
+        assert_eq!(e.message, "BLOOMREACH_PROJECT_TOKEN is not set");
+    }
+
+    #[test]
+    fn paths_outside_allowed_prefixes_are_forbidden() {
+        let lookup = env(&[(ALLOWED_PATH_PREFIXES, "https://files.example.com/exports/")]);
+        let e = prepare("i", None, br#"{"path":"https://files.example.com.evil.test/exports/a"}"#, &lookup).unwrap_err();
+        assert_eq!(refusal_reply(&e).status, 403);
+        assert!(prepare("i", None, br#"{"path":"https://files.example.com/exports/a"}"#, &lookup).is_ok());
+    }
+
+    #[test]
+    fn dry_run_shows_the_request_without_credentials() {
+        let p = prepare("imp-1", Some("dry_run=1"), b"", &env(&[])).unwrap();
+        assert!(p.dry_run);
+        let reply = dry_run_reply(&p);
+        assert_eq!(reply.status, 200);
+        let v: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(v["request"]["headers"]["authorization"], "Basic ***");
+        assert_eq!(v["request"]["body"], Value::Null);
+        assert!(!reply.body.contains("dGhl")); // base64 of "the"
+        assert_eq!(prepare("i", Some("dry_run=2"), b"", &env(&[])).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(prepare("i", Some("x=1"), b"", &env(&[])).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert!(!prepare("i", Some("dry_run=0"), b"", &env(&[])).unwrap().dry_run);
+    }
+
+    #[test]
+    fn outcome_replies_follow_the_contract() {
+        let p = prepare("imp-1", None, b"", &env(&[])).unwrap();
+        let ok = RunResult { outcome: Ok(crate::Accepted { status: 200 }), attempts: 2, elapsed_ms: 5 };
+        let reply = outcome_reply(&p.start, &ok);
+        let v: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!((reply.status, &v["ok"], &v["upstream_status"], &v["attempts"]), (200, &json!(true), &json!(200), &json!(2)));
+        let mut limited = TriggerError::new(ErrorCode::UpstreamRateLimited, "Bloomreach answered 429: slow down");
+        limited.retry_after_secs = Some(7);
+        limited.upstream_status = Some(429);
+        let reply = outcome_reply(&p.start, &RunResult { outcome: Err(limited), attempts: 4, elapsed_ms: 9 });
+        assert_eq!(reply.status, 503);
+        assert!(reply.headers.contains(&("retry-after", "7".into())));
+        let v: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(v["error"]["code"], "upstream_rate_limited");
+        assert_eq!(v["import_id"], "imp-1");
+    }
+
+    #[test]
+    fn declared_lengths_over_the_limit_are_caught_early() {
+        assert!(declared_length_too_large(Some("16385")));
+        assert!(!declared_length_too_large(Some("16384")));
+        assert!(!declared_length_too_large(Some("x")));
+        assert!(!declared_length_too_large(None));
+    }
+}

@@ -1,0 +1,161 @@
+//! The error every decision in the core can end in. Its codes are exactly the
+//! contract's (section 3), so the HTTP status, the JSON `code` and the npm error's
+//! `code` all come from one place.
+
+use std::fmt;
+
+/// The contract's error codes, one variant each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    PathNotAllowed,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ImportNotFound,
+    UpstreamRejected,
+    UpstreamAuthFailed,
+    UpstreamRateLimited,
+    UpstreamError,
+    UpstreamUnreachable,
+    Misconfigured,
+    /// Not in the contract's table: an `Idempotency-Key` reused with another body.
+    IdempotencyKeyReused,
+}
+
+impl ErrorCode {
+    /// Every code, for tests and documentation.
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::PathNotAllowed,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::ImportNotFound,
+        ErrorCode::UpstreamRejected,
+        ErrorCode::UpstreamAuthFailed,
+        ErrorCode::UpstreamRateLimited,
+        ErrorCode::UpstreamError,
+        ErrorCode::UpstreamUnreachable,
+        ErrorCode::Misconfigured,
+        ErrorCode::IdempotencyKeyReused,
+    ];
+
+    /// The code as it appears in JSON answers and on npm errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::PathNotAllowed => "path_not_allowed",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::ImportNotFound => "import_not_found",
+            ErrorCode::UpstreamRejected => "upstream_rejected",
+            ErrorCode::UpstreamAuthFailed => "upstream_auth_failed",
+            ErrorCode::UpstreamRateLimited => "upstream_rate_limited",
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::UpstreamUnreachable => "upstream_unreachable",
+            ErrorCode::Misconfigured => "misconfigured",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+        }
+    }
+
+    /// The HTTP status the worker answers with for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::PathNotAllowed => 403,
+            ErrorCode::NotFound | ErrorCode::ImportNotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UpstreamRejected | ErrorCode::IdempotencyKeyReused => 422,
+            ErrorCode::UpstreamAuthFailed | ErrorCode::UpstreamError => 502,
+            ErrorCode::UpstreamRateLimited => 503,
+            ErrorCode::UpstreamUnreachable => 504,
+            ErrorCode::Misconfigured => 500,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error with its contract code, a message for humans (never holding a secret),
+/// and, for upstream errors, what Bloomreach said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggerError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Bloomreach's own error body, when it was JSON and small enough to pass on.
+    pub upstream: Option<serde_json::Value>,
+    /// Bloomreach's status, when it answered.
+    pub upstream_status: Option<u16>,
+    /// Seconds the caller should wait, for `upstream_rate_limited`.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl TriggerError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        TriggerError {
+            code,
+            message: message.into(),
+            upstream: None,
+            upstream_status: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// `invalid_request` naming the field at fault.
+    pub fn invalid(field: &str, problem: &str) -> Self {
+        Self::new(ErrorCode::InvalidRequest, format!("{field}: {problem}"))
+    }
+
+    /// `misconfigured`, naming settings but never showing their values.
+    pub fn misconfigured(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Misconfigured, message)
+    }
+}
+
+impl fmt::Display for TriggerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for TriggerError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_the_contract_status() {
+        let expected = [
+            ("invalid_request", 400),
+            ("unauthorized", 401),
+            ("path_not_allowed", 403),
+            ("not_found", 404),
+            ("method_not_allowed", 405),
+            ("payload_too_large", 413),
+            ("import_not_found", 404),
+            ("upstream_rejected", 422),
+            ("upstream_auth_failed", 502),
+            ("upstream_rate_limited", 503),
+            ("upstream_error", 502),
+            ("upstream_unreachable", 504),
+            ("misconfigured", 500),
+            ("idempotency_key_reused", 422),
+        ];
+        for (code, (name, status)) in ErrorCode::ALL.iter().zip(expected) {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.http_status(), status, "{name}");
+        }
+    }
+}

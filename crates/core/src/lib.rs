@@ -1,0 +1,46 @@
+//! The pure engine of bloomreach-import-trigger.
+//!
+//! Everything that decides lives here: validating input, building the exact request
+//! Bloomreach receives, reading its answer, the retry policy, parsing settings and
+//! schedules, rendering path templates, and the HTTP endpoint's answers. Nothing here
+//! does I/O, reads a clock or draws a random number: the Cloudflare Worker and the npm
+//! package drive it and pass time and jitter in. This crate depends on no `worker`,
+//! `js-sys`, `web-sys` or `wasm-bindgen`, so the compiler keeps it that way.
+
+pub mod base_url;
+pub mod caller_tokens;
+pub mod civil_time;
+pub mod credentials;
+pub mod endpoint;
+pub mod error;
+pub mod ids;
+pub mod log_line;
+pub mod options;
+pub mod path_policy;
+pub mod reply;
+pub mod request_body;
+pub mod retry;
+pub mod run;
+pub mod schedule;
+pub mod secret;
+pub mod settings;
+pub mod template;
+pub mod upstream_answer;
+pub mod upstream_request;
+
+pub use base_url::BaseUrl;
+pub use caller_tokens::CallerTokens;
+pub use credentials::Credentials;
+pub use error::{ErrorCode, TriggerError};
+pub use ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+pub use log_line::TriggerLog;
+pub use options::StartOptions;
+pub use path_policy::PathPrefixes;
+pub use reply::Reply;
+pub use retry::RetryLimits;
+pub use run::{AttemptOutcome, RunResult, StartRun, Step};
+pub use schedule::{PlannedStart, Schedules};
+pub use secret::Secret;
+pub use settings::{Lookup, Settings};
+pub use upstream_answer::{read_answer, Accepted};
+pub use upstream_request::{StartRequest, UpstreamRequest};

@@ -1,0 +1,89 @@
+//! The one JSON log line each trigger writes (contract section 3). Built here so the
+//! HTTP endpoint and the cron handler log alike, and so no secret can reach it: its
+//! fields are ids, codes, numbers and messages that never hold one.
+
+use crate::error::TriggerError;
+use crate::ids::ApiKind;
+use serde_json::{Map, Value};
+
+/// What one trigger did.
+#[derive(Clone, Debug)]
+pub struct TriggerLog<'a> {
+    /// The import id as given (may be invalid; JSON-escaped and cut to 128 characters).
+    pub import_id: Option<&'a str>,
+    pub api: ApiKind,
+    /// Who caused it: `http:token#1`, `cron:0 3 * * *`, ...
+    pub cause: &'a str,
+    /// The cron job's name, for scheduled starts.
+    pub job: Option<&'a str>,
+    /// `None` on success.
+    pub error: Option<&'a TriggerError>,
+    pub upstream_status: Option<u16>,
+    pub attempts: u32,
+    pub duration_ms: u64,
+    pub dry_run: bool,
+}
+
+impl TriggerLog<'_> {
+    /// The line, as compact JSON.
+    pub fn to_line(&self) -> String {
+        let mut m = Map::new();
+        m.insert("event".into(), "import_trigger".into());
+        if let Some(id) = self.import_id {
+            m.insert("import_id".into(), id.chars().take(128).collect::<String>().into());
+        }
+        m.insert("api".into(), self.api.as_str().into());
+        m.insert(
+            "outcome".into(),
+            self.error.map_or("ok", |e| e.code.as_str()).into(),
+        );
+        if let Some(e) = self.error {
+            m.insert("message".into(), e.message.clone().into());
+        }
+        if let Some(status) = self.upstream_status.or(self.error.and_then(|e| e.upstream_status)) {
+            m.insert("upstream_status".into(), status.into());
+        }
+        m.insert("attempts".into(), self.attempts.into());
+        m.insert("duration_ms".into(), self.duration_ms.into());
+        m.insert("cause".into(), self.cause.into());
+        if let Some(job) = self.job {
+            m.insert("job".into(), job.into());
+        }
+        if self.dry_run {
+            m.insert("dry_run".into(), true.into());
+        }
+        Value::Object(m).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn a_log_line_is_one_json_object_with_the_contract_fields() {
+        let e = TriggerError::new(ErrorCode::ImportNotFound, "Bloomreach answered 404: gone");
+        let line = TriggerLog {
+            import_id: Some("imp\n\"x"),
+            api: ApiKind::ImportsV1,
+            cause: "cron:0 3 * * *",
+            job: Some("SCHEDULES[\"0 3 * * *\"][0]"),
+            error: Some(&e),
+            upstream_status: Some(404),
+            attempts: 1,
+            duration_ms: 12,
+            dry_run: false,
+        }
+        .to_line();
+        assert!(!line.contains('\n'));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["import_id"], "imp\n\"x");
+        assert_eq!(v["api"], "imports-v1");
+        assert_eq!(v["outcome"], "import_not_found");
+        assert_eq!(v["upstream_status"], 404);
+        assert_eq!(v["attempts"], 1);
+        assert_eq!(v["duration_ms"], 12);
+        assert_eq!(v["cause"], "cron:0 3 * * *");
+    }
+}

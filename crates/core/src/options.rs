@@ -1,0 +1,153 @@
+//! The npm package's options object (contract section 5), read from JSON with the
+//! JavaScript names, so errors name the option the user wrote.
+
+use crate::base_url::BaseUrl;
+use crate::credentials::Credentials;
+use crate::error::TriggerError;
+use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+use crate::retry::RetryLimits;
+use crate::upstream_request::{StartRequest, UpstreamRequest};
+use serde_json::{Map, Value};
+
+const KNOWN: [&str; 11] = [
+    "projectToken",
+    "importId",
+    "apiKeyId",
+    "apiSecret",
+    "baseUrl",
+    "path",
+    "testConnection",
+    "api",
+    "maxAttempts",
+    "attemptTimeoutMs",
+    "deadlineMs",
+];
+
+/// Validated options: the request to send and the limits of its retries.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    pub start: StartRequest,
+    pub upstream: UpstreamRequest,
+    pub limits: RetryLimits,
+}
+
+fn string<'a>(map: &'a Map<String, Value>, name: &str, required: bool) -> Result<Option<&'a str>, TriggerError> {
+    match map.get(name) {
+        None | Some(Value::Null) if !required => Ok(None),
+        None | Some(Value::Null) => Err(TriggerError::invalid(name, "is required")),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(TriggerError::invalid(name, "must be a string")),
+    }
+}
+
+fn whole(map: &Map<String, Value>, name: &str, max: u64) -> Result<Option<u64>, TriggerError> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=max).contains(n))
+            .map(Some)
+            .ok_or_else(|| TriggerError::invalid(name, &format!("must be a whole number from 1 to {max}"))),
+    }
+}
+
+impl StartOptions {
+    /// Reads the options from their JSON text (as `JSON.stringify` gives it; a
+    /// `fetch` function is dropped by that, and handled by the JS side).
+    pub fn from_json(text: &str) -> Result<StartOptions, TriggerError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|_| TriggerError::invalid("options", "must be an object"))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| TriggerError::invalid("options", "must be an object"))?;
+        if let Some(unknown) = map.keys().find(|k| !KNOWN.contains(&k.as_str()) && k.as_str() != "fetch") {
+            let shown: String = unknown.chars().take(40).collect();
+            return Err(TriggerError::invalid(
+                "options",
+                &format!("unknown option {} (known: {}, fetch)", Value::from(shown), KNOWN.join(", ")),
+            ));
+        }
+        let required = |name| string(map, name, true).map(Option::unwrap_or_default);
+        let project = ProjectToken::parse_as("projectToken", required("projectToken")?)?;
+        let import_id = ImportId::parse_as("importId", required("importId")?)?;
+        let credentials = Credentials::new("apiKeyId", required("apiKeyId")?, "apiSecret", required("apiSecret")?)?;
+        let base = match string(map, "baseUrl", false)? {
+            Some(b) => BaseUrl::parse_as("baseUrl", b)?,
+            None => BaseUrl::default(),
+        };
+        let path = string(map, "path", false)?.map(PathOverride::parse).transpose()?;
+        let api = match string(map, "api", false)? {
+            Some(a) => ApiKind::parse(a)?,
+            None => ApiKind::default(),
+        };
+        let test_connection = match map.get("testConnection") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(TriggerError::invalid("testConnection", "must be true or false")),
+        };
+        let defaults = RetryLimits::default();
+        let limits = RetryLimits {
+            max_attempts: whole(map, "maxAttempts", 10)?.map_or(defaults.max_attempts, |n| n as u32),
+            attempt_timeout_ms: whole(map, "attemptTimeoutMs", 120_000)?.unwrap_or(defaults.attempt_timeout_ms),
+            deadline_ms: whole(map, "deadlineMs", 600_000)?.unwrap_or(defaults.deadline_ms),
+            ..defaults
+        };
+        let start = StartRequest {
+            project,
+            import_id,
+            api,
+            path,
+            test_connection,
+        };
+        let upstream = start.build(&base, &credentials);
+        Ok(StartOptions { start, upstream, limits })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    const BASE: &str = r#""projectToken":"p","importId":"i","apiKeyId":"k","apiSecret":"s""#;
+
+    fn options(extra: &str) -> Result<StartOptions, TriggerError> {
+        let sep = if extra.is_empty() { "" } else { "," };
+        StartOptions::from_json(&format!("{{{BASE}{sep}{extra}}}"))
+    }
+
+    #[test]
+    fn minimal_options_build_a_bodiless_request() {
+        let o = options("").unwrap();
+        assert_eq!(o.upstream.url, "https://api.exponea.com/data/v1/projects/p/imports/i/start");
+        assert_eq!(o.upstream.body, None);
+    }
+
+    #[test]
+    fn all_options_are_read() {
+        let o = options(r#""baseUrl":"http://127.0.0.1:1/","path":"/a","testConnection":false,"api":"imports-v1","maxAttempts":2,"deadlineMs":500"#).unwrap();
+        assert_eq!(o.upstream.url, "http://127.0.0.1:1/imports/v1/p/i/run");
+        assert_eq!(o.upstream.body.as_deref(), Some(r#"{"path_to_overwrite":"/a","test_connection":false}"#));
+        assert_eq!((o.limits.max_attempts, o.limits.deadline_ms), (2, 500));
+    }
+
+    #[test]
+    fn bad_options_name_the_option() {
+        for (extra, name) in [
+            (r#""importId":"a b""#, "importId:"),
+            (r#""baseUrl":"ftp://x""#, "baseUrl:"),
+            (r#""testConnection":"no""#, "testConnection:"),
+            (r#""api":"v3""#, "api:"),
+            (r#""path":"""#, "path:"),
+            (r#""maxAttempts":0"#, "maxAttempts:"),
+            (r#""importID":"x""#, "options: unknown option \"importID\""),
+        ] {
+            let e = StartOptions::from_json(&format!("{{{}}}", BASE.replace(r#""importId":"i""#, "\"importId\":\"i\"") + "," + extra)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert!(e.message.starts_with(name), "{} / {name}", e.message);
+        }
+        let e = StartOptions::from_json(r#"{"importId":"i"}"#).unwrap_err();
+        assert_eq!(e.message, "projectToken: is required");
+        assert!(StartOptions::from_json("[]").unwrap_err().message.starts_with("options:"));
+    }
+}

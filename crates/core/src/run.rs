@@ -1,0 +1,248 @@
+//! One start from first attempt to final outcome, as a state machine the I/O shells
+//! drive: the worker with the runtime's `fetch` and timers, the npm package with
+//! JavaScript's. The machine never reads a clock or draws a random number; the shell
+//! passes the time and the jitter in, so every path is testable on the host.
+
+use crate::error::{ErrorCode, TriggerError};
+use crate::retry::{decide, parse_retry_after, RetryDecision, RetryLimits};
+use crate::upstream_answer::{read_answer, Accepted};
+
+/// What happened to one attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttemptOutcome {
+    /// Bloomreach answered (any status).
+    Answered {
+        status: u16,
+        retry_after: Option<String>,
+        body: Vec<u8>,
+    },
+    /// The connection failed before the request was sent (refused, DNS): no run started.
+    NotSent { reason: String },
+    /// No answer within the attempt's timeout: a run may have started.
+    TimedOut,
+    /// The connection failed after the request may have left: a run may have started.
+    Failed { reason: String },
+}
+
+/// What the shell does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Wait `after_ms`, then send the request, aborting it after `timeout_ms`.
+    Send { after_ms: u64, timeout_ms: u64 },
+    /// The start is over.
+    Done(RunResult),
+}
+
+/// The final outcome of a start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub outcome: Result<Accepted, TriggerError>,
+    pub attempts: u32,
+    pub elapsed_ms: u64,
+}
+
+/// The state of one start.
+#[derive(Clone, Debug)]
+pub struct StartRun {
+    limits: RetryLimits,
+    started_ms: u64,
+    attempts: u32,
+}
+
+impl StartRun {
+    /// Starts the clock at `now_ms` and asks for the first attempt.
+    pub fn begin(limits: RetryLimits, now_ms: u64) -> (Self, Step) {
+        let run = StartRun {
+            limits,
+            started_ms: now_ms,
+            attempts: 0,
+        };
+        let step = Step::Send {
+            after_ms: 0,
+            timeout_ms: run.attempt_timeout(0),
+        };
+        (run, step)
+    }
+
+    fn attempt_timeout(&self, elapsed_at_send: u64) -> u64 {
+        let left = self.limits.deadline_ms.saturating_sub(elapsed_at_send);
+        self.limits.attempt_timeout_ms.min(left).max(1)
+    }
+
+    /// Takes the outcome of the attempt just made and says what comes next.
+    /// `jitter` is a number in `[0, 1)`; `now_unix_ms` is also used for `Retry-After`
+    /// dates, so pass wall-clock time.
+    pub fn on_outcome(&mut self, outcome: AttemptOutcome, now_unix_ms: u64, jitter: f64) -> Step {
+        self.attempts = self.attempts.saturating_add(1);
+        let elapsed = now_unix_ms.saturating_sub(self.started_ms);
+        let (result, retryable, retry_after_ms) = match outcome {
+            AttemptOutcome::Answered {
+                status,
+                retry_after,
+                body,
+            } => {
+                let retry_after_ms = retry_after
+                    .as_deref()
+                    .and_then(|v| parse_retry_after(v, now_unix_ms));
+                let mut result = read_answer(status, &body);
+                if let Err(e) = &mut result {
+                    if e.code == ErrorCode::UpstreamRateLimited {
+                        e.retry_after_secs = retry_after_ms.map(|ms| ms.div_ceil(1000));
+                    }
+                }
+                (result, status == 429 || status == 503, retry_after_ms)
+            }
+            AttemptOutcome::NotSent { reason } => (
+                Err(TriggerError::new(
+                    ErrorCode::UpstreamUnreachable,
+                    format!("could not connect to Bloomreach: {reason}"),
+                )),
+                true,
+                None,
+            ),
+            AttemptOutcome::TimedOut => (
+                Err(TriggerError::new(
+                    ErrorCode::UpstreamUnreachable,
+                    "Bloomreach did not answer in time; the import may or may not have started",
+                )),
+                false,
+                None,
+            ),
+            AttemptOutcome::Failed { reason } => (
+                Err(TriggerError::new(
+                    ErrorCode::UpstreamUnreachable,
+                    format!(
+                        "the connection to Bloomreach failed ({reason}); the import may or may not have started"
+                    ),
+                )),
+                false,
+                None,
+            ),
+        };
+        if result.is_ok() {
+            return self.done(result, elapsed);
+        }
+        let jitter = if jitter.is_finite() { jitter } else { 0.0 };
+        match decide(self.attempts, retryable, retry_after_ms, elapsed, jitter, &self.limits) {
+            RetryDecision::RetryIn(after_ms) => Step::Send {
+                after_ms,
+                timeout_ms: self.attempt_timeout(elapsed.saturating_add(after_ms)),
+            },
+            RetryDecision::Stop => self.done(result, elapsed),
+        }
+    }
+
+    fn done(&self, outcome: Result<Accepted, TriggerError>, elapsed_ms: u64) -> Step {
+        Step::Done(RunResult {
+            outcome,
+            attempts: self.attempts,
+            elapsed_ms,
+        })
+    }
+
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, retry_after: Option<&str>) -> AttemptOutcome {
+        AttemptOutcome::Answered {
+            status,
+            retry_after: retry_after.map(str::to_owned),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn drive(outcomes: Vec<AttemptOutcome>) -> (RunResult, Vec<u64>) {
+        let (mut run, mut step) = StartRun::begin(RetryLimits::default(), 1_000);
+        let mut now = 1_000;
+        let mut waits = Vec::new();
+        let mut outcomes = outcomes.into_iter();
+        loop {
+            match step {
+                Step::Send { after_ms, .. } => {
+                    now += after_ms;
+                    waits.push(after_ms);
+                    let outcome = outcomes.next().expect("more attempts than outcomes");
+                    now += 10;
+                    step = run.on_outcome(outcome, now, 0.0);
+                }
+                Step::Done(result) => return (result, waits),
+            }
+        }
+    }
+
+    #[test]
+    fn success_on_first_attempt() {
+        let (r, waits) = drive(vec![answered(200, None)]);
+        assert_eq!(r.outcome, Ok(Accepted { status: 200 }));
+        assert_eq!((r.attempts, r.elapsed_ms), (1, 10));
+        assert_eq!(waits, vec![0]);
+    }
+
+    #[test]
+    fn a_429_then_200_retries_after_retry_after() {
+        let (r, waits) = drive(vec![answered(429, Some("2")), answered(200, None)]);
+        assert!(r.outcome.is_ok());
+        assert_eq!(r.attempts, 2);
+        assert_eq!(waits, vec![0, 2000]);
+    }
+
+    #[test]
+    fn still_429_after_all_attempts_is_rate_limited_with_retry_after() {
+        let (r, _) = drive(vec![answered(429, Some("1")); 4]);
+        let e = r.outcome.unwrap_err();
+        assert_eq!(e.code, ErrorCode::UpstreamRateLimited);
+        assert_eq!(e.retry_after_secs, Some(1));
+        assert_eq!(r.attempts, 4);
+    }
+
+    #[test]
+    fn a_503_and_refused_connections_are_retried() {
+        let (r, _) = drive(vec![
+            answered(503, None),
+            AttemptOutcome::NotSent { reason: "refused".into() },
+            answered(200, None),
+        ]);
+        assert!(r.outcome.is_ok());
+        assert_eq!(r.attempts, 3);
+    }
+
+    #[test]
+    fn timeouts_and_other_5xx_are_tried_once() {
+        for outcome in [
+            AttemptOutcome::TimedOut,
+            AttemptOutcome::Failed { reason: "reset".into() },
+            answered(500, None),
+            answered(502, None),
+            answered(504, None),
+        ] {
+            let (r, _) = drive(vec![outcome.clone()]);
+            assert_eq!(r.attempts, 1, "{outcome:?}");
+            assert!(r.outcome.is_err());
+        }
+        let (r, _) = drive(vec![AttemptOutcome::TimedOut]);
+        assert_eq!(r.outcome.unwrap_err().code, ErrorCode::UpstreamUnreachable);
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_deadline_stops_at_once() {
+        let (r, _) = drive(vec![answered(429, Some("60"))]);
+        assert_eq!(r.attempts, 1);
+        assert_eq!(r.outcome.unwrap_err().retry_after_secs, Some(60));
+    }
+
+    #[test]
+    fn the_attempt_timeout_shrinks_to_the_time_left() {
+        let limits = RetryLimits { deadline_ms: 3_000, attempt_timeout_ms: 10_000, ..RetryLimits::default() };
+        let (mut run, step) = StartRun::begin(limits, 0);
+        assert_eq!(step, Step::Send { after_ms: 0, timeout_ms: 3_000 });
+        let step = run.on_outcome(answered(429, Some("1")), 1_500, 0.0);
+        assert_eq!(step, Step::Send { after_ms: 1_000, timeout_ms: 500 });
+    }
+}

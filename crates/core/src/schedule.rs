@@ -1,0 +1,393 @@
+//! `SCHEDULES` (contract section 4): which imports each cron starts, and with which
+//! path, rendered from the event's scheduled time.
+//!
+//! Every job is read on its own, so one bad job is reported by cron and index while
+//! the others still run.
+
+use crate::error::TriggerError;
+use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+use crate::path_policy::PathPrefixes;
+use crate::template::{parse_offset, PathTemplate};
+use crate::upstream_request::StartRequest;
+use serde_json::{Map, Value};
+
+/// One configured job, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobSpec {
+    pub import_id: ImportId,
+    pub api: ApiKind,
+    pub path: Option<PathTemplate>,
+    pub test_connection: Option<bool>,
+    pub offset_secs: i64,
+}
+
+/// A cron's jobs, each valid or with the error that names it.
+#[derive(Clone, Debug)]
+pub struct CronEntry {
+    pub cron: String,
+    pub jobs: Result<Vec<Result<JobSpec, TriggerError>>, TriggerError>,
+}
+
+/// All of `SCHEDULES`.
+#[derive(Clone, Debug)]
+pub struct Schedules(pub Vec<CronEntry>);
+
+/// One start planned for a scheduled event.
+#[derive(Clone, Debug)]
+pub struct PlannedStart {
+    /// `SCHEDULES["<cron>"][<index>]`: how logs and errors name the job.
+    pub job: String,
+    /// The import id when the job has a valid one (for logs).
+    pub import_id: Option<ImportId>,
+    pub api: ApiKind,
+    /// The start to make, or the configuration error that prevents it.
+    pub start: Result<StartRequest, TriggerError>,
+}
+
+const JOB_FIELDS: [&str; 5] = ["import_id", "path", "test_connection", "api", "time_offset"];
+
+fn label(cron: &str, index: usize) -> String {
+    format!("SCHEDULES[{}][{index}]", Value::from(cron))
+}
+
+/// Cron keys compare with white space folded, so `"0  3 * * *"` is `"0 3 * * *"`.
+fn same_cron(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
+}
+
+fn read_job(job: &str, value: &Value) -> Result<JobSpec, TriggerError> {
+    let object: &Map<String, Value> = value
+        .as_object()
+        .ok_or_else(|| TriggerError::misconfigured(format!("{job}: must be an object")))?;
+    if let Some(unknown) = object.keys().find(|k| !JOB_FIELDS.contains(&k.as_str())) {
+        return Err(TriggerError::misconfigured(format!(
+            "{job}: unknown field {} (known: {})",
+            Value::from(unknown.as_str()),
+            JOB_FIELDS.join(", ")
+        )));
+    }
+    let field = |name: &str| format!("{job}.{name}");
+    let as_config = |e: TriggerError| TriggerError::misconfigured(e.message);
+    let text = |name: &str| -> Result<Option<&str>, TriggerError> {
+        match object.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(TriggerError::misconfigured(format!("{}: must be a string", field(name)))),
+        }
+    };
+    let import_id = match text("import_id")? {
+        Some(id) => ImportId::parse_as(&field("import_id"), id).map_err(as_config)?,
+        None => {
+            return Err(TriggerError::misconfigured(format!(
+                "{}: is required",
+                field("import_id")
+            )))
+        }
+    };
+    let api = match text("api")? {
+        Some(a) => ApiKind::parse_as(&field("api"), a).map_err(as_config)?,
+        None => ApiKind::default(),
+    };
+    let path = match text("path")? {
+        Some(p) => Some(PathTemplate::parse_as(&field("path"), p).map_err(as_config)?),
+        None => None,
+    };
+    let offset_secs = match text("time_offset")? {
+        Some(o) => parse_offset(&field("time_offset"), o).map_err(as_config)?,
+        None => 0,
+    };
+    let test_connection = match object.get("test_connection") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(TriggerError::misconfigured(format!(
+                "{}: must be true or false",
+                field("test_connection")
+            )))
+        }
+    };
+    Ok(JobSpec {
+        import_id,
+        api,
+        path,
+        test_connection,
+        offset_secs,
+    })
+}
+
+impl Schedules {
+    /// Parses the `SCHEDULES` JSON text. Only a document that is not a JSON object of
+    /// cron expressions fails as a whole; a bad cron or job is kept with its error.
+    pub fn parse(text: &str) -> Result<Schedules, TriggerError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
+        })?;
+        let map = value.as_object().ok_or_else(|| {
+            TriggerError::misconfigured(
+                "SCHEDULES: must be a JSON object mapping cron expressions to lists of jobs",
+            )
+        })?;
+        let entries = map
+            .iter()
+            .map(|(cron, jobs)| CronEntry {
+                cron: cron.clone(),
+                jobs: match jobs.as_array() {
+                    Some(list) => Ok(list
+                        .iter()
+                        .enumerate()
+                        .map(|(i, job)| read_job(&label(cron, i), job))
+                        .collect()),
+                    None => Err(TriggerError::misconfigured(format!(
+                        "SCHEDULES[{}]: must be a list of jobs",
+                        Value::from(cron.as_str())
+                    ))),
+                },
+            })
+            .collect();
+        Ok(Schedules(entries))
+    }
+
+    /// The starts of the event fired by `cron` at `scheduled_ms` (unix milliseconds).
+    /// Each rendered path is validated and checked against `prefixes`.
+    pub fn plan(
+        &self,
+        cron: &str,
+        scheduled_ms: i64,
+        project: &ProjectToken,
+        prefixes: Option<&PathPrefixes>,
+    ) -> Result<Vec<PlannedStart>, TriggerError> {
+        let entry = self
+            .0
+            .iter()
+            .find(|e| e.cron == cron)
+            .or_else(|| self.0.iter().find(|e| same_cron(&e.cron, cron)))
+            .ok_or_else(|| {
+                TriggerError::misconfigured(format!(
+                    "SCHEDULES: has no jobs for cron {}",
+                    Value::from(cron)
+                ))
+            })?;
+        let jobs = entry.jobs.as_ref().map_err(Clone::clone)?;
+        let scheduled_secs = scheduled_ms.div_euclid(1000);
+        Ok(jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| {
+                let name = label(&entry.cron, i);
+                match job {
+                    Err(e) => PlannedStart {
+                        job: name,
+                        import_id: None,
+                        api: ApiKind::default(),
+                        start: Err(e.clone()),
+                    },
+                    Ok(spec) => PlannedStart {
+                        start: start_of(&name, spec, scheduled_secs, project, prefixes),
+                        job: name,
+                        import_id: Some(spec.import_id.clone()),
+                        api: spec.api,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// Every problem a user should fix before deploying, given the crons listed in
+    /// `[triggers] crons`. Templates are rendered at a sample time to check the paths.
+    pub fn problems(&self, crons: &[String]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for entry in &self.0 {
+            let key = Value::from(entry.cron.as_str());
+            if !crons.iter().any(|c| same_cron(c, &entry.cron)) {
+                problems.push(format!(
+                    "SCHEDULES[{key}]: this cron is not among [triggers] crons, so it never fires"
+                ));
+            }
+            match &entry.jobs {
+                Err(e) => problems.push(e.message.clone()),
+                Ok(jobs) if jobs.is_empty() => {
+                    problems.push(format!("SCHEDULES[{key}]: has no jobs"))
+                }
+                Ok(jobs) => {
+                    for (i, job) in jobs.iter().enumerate() {
+                        match job {
+                            Err(e) => problems.push(e.message.clone()),
+                            Ok(spec) => {
+                                // 2024-02-29 23:59 UTC: a long month name day, leap day.
+                                let sample = 1_709_251_140;
+                                if let Err(e) =
+                                    rendered_path(&label(&entry.cron, i), spec, sample)
+                                {
+                                    problems.push(e.message);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for cron in crons {
+            if !self.0.iter().any(|e| same_cron(&e.cron, cron)) {
+                problems.push(format!(
+                    "[triggers] crons: {} has no jobs in SCHEDULES",
+                    Value::from(cron.as_str())
+                ));
+            }
+        }
+        problems
+    }
+}
+
+fn rendered_path(
+    name: &str,
+    spec: &JobSpec,
+    scheduled_secs: i64,
+) -> Result<Option<PathOverride>, TriggerError> {
+    let Some(template) = &spec.path else {
+        return Ok(None);
+    };
+    let at = scheduled_secs.saturating_add(spec.offset_secs);
+    PathOverride::parse_as(&format!("{name}.path"), &template.render(at))
+        .map(Some)
+        .map_err(|e| TriggerError::misconfigured(e.message))
+}
+
+fn start_of(
+    name: &str,
+    spec: &JobSpec,
+    scheduled_secs: i64,
+    project: &ProjectToken,
+    prefixes: Option<&PathPrefixes>,
+) -> Result<StartRequest, TriggerError> {
+    let path = rendered_path(name, spec, scheduled_secs)?;
+    if let (Some(prefixes), Some(path)) = (prefixes, &path) {
+        prefixes.check(&format!("{name}.path"), path.as_str())?;
+    }
+    Ok(StartRequest {
+        project: project.clone(),
+        import_id: spec.import_id.clone(),
+        api: spec.api,
+        path,
+        test_connection: spec.test_connection,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::civil_time::days_from_civil;
+    use crate::ErrorCode;
+
+    const DOC: &str = r#"{
+        "0 3 * * *": [
+            {"import_id": "customers", "path": "https://files.example.com/exports/{date}/customers.csv", "time_offset": "-1d"},
+            {"import_id": "events", "api": "imports-v1", "path": "gs://b/{year}/{month}/{day}/{hour}.csv", "test_connection": false}
+        ],
+        "15 * * * *": [
+            {"import_id": "hourly", "path": "/sftp/{timestamp}-{minute}.csv", "time_offset": "-6h"},
+            {"path": "/x"},
+            {"import_id": "bad", "path": "/x/{dat}"},
+            {"import_id": "bad2", "time_offset": "yesterday"},
+            {"import_id": "no good"},
+            {"import_id": "x", "colour": "red"}
+        ],
+        "*/5 * * * *": [],
+        "0 0 1 * *": {"import_id": "x"}
+    }"#;
+
+    fn project() -> ProjectToken {
+        ProjectToken::parse("p1").unwrap()
+    }
+
+    fn ms(y: i64, mo: u32, d: u32, h: i64, mi: i64) -> i64 {
+        (days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60) * 1000
+    }
+
+    #[test]
+    fn a_cron_plans_every_job_with_rendered_paths() {
+        let s = Schedules::parse(DOC).unwrap();
+        let plan = s.plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &project(), None).unwrap();
+        assert_eq!(plan.len(), 2);
+        let first = plan[0].start.as_ref().unwrap();
+        assert_eq!(first.path.as_ref().unwrap().as_str(), "https://files.example.com/exports/2024-02-29/customers.csv");
+        assert_eq!(plan[0].job, r#"SCHEDULES["0 3 * * *"][0]"#);
+        let second = plan[1].start.as_ref().unwrap();
+        assert_eq!(second.api, ApiKind::ImportsV1);
+        assert_eq!(second.path.as_ref().unwrap().as_str(), "gs://b/2024/03/01/03.csv");
+        assert_eq!(second.test_connection, Some(false));
+    }
+
+    #[test]
+    fn yesterday_across_a_year_boundary() {
+        let s = Schedules::parse(DOC).unwrap();
+        let plan = s.plan("0 3 * * *", ms(2025, 1, 1, 3, 0), &project(), None).unwrap();
+        assert_eq!(
+            plan[0].start.as_ref().unwrap().path.as_ref().unwrap().as_str(),
+            "https://files.example.com/exports/2024-12-31/customers.csv"
+        );
+    }
+
+    #[test]
+    fn bad_jobs_are_reported_by_cron_and_index_while_good_ones_plan() {
+        let s = Schedules::parse(DOC).unwrap();
+        let at = ms(2024, 1, 1, 5, 15);
+        let plan = s.plan("15  *  * * *", at, &project(), None).unwrap();
+        assert_eq!(plan.len(), 6);
+        let first = plan[0].start.as_ref().unwrap();
+        let expected_secs = at / 1000 - 6 * 3600;
+        assert_eq!(first.path.as_ref().unwrap().as_str(), format!("/sftp/{expected_secs}-15.csv"));
+        let errors: Vec<String> = plan[1..].iter().map(|p| p.start.as_ref().unwrap_err().message.clone()).collect();
+        assert_eq!(errors[0], r#"SCHEDULES["15 * * * *"][1].import_id: is required"#);
+        assert!(errors[1].starts_with(r#"SCHEDULES["15 * * * *"][2].path: unknown placeholder {dat}"#));
+        assert!(errors[2].starts_with(r#"SCHEDULES["15 * * * *"][3].time_offset:"#));
+        assert!(errors[3].starts_with(r#"SCHEDULES["15 * * * *"][4].import_id:"#));
+        assert!(errors[4].starts_with(r#"SCHEDULES["15 * * * *"][5]: unknown field "colour""#));
+        for p in &plan[1..] {
+            assert_eq!(p.start.as_ref().unwrap_err().code, ErrorCode::Misconfigured);
+        }
+    }
+
+    #[test]
+    fn an_empty_list_plans_nothing_and_an_unknown_cron_is_an_error() {
+        let s = Schedules::parse(DOC).unwrap();
+        assert!(s.plan("*/5 * * * *", 0, &project(), None).unwrap().is_empty());
+        let e = s.plan("0 4 * * *", 0, &project(), None).unwrap_err();
+        assert_eq!(e.message, r#"SCHEDULES: has no jobs for cron "0 4 * * *""#);
+        let e = s.plan("0 0 1 * *", 0, &project(), None).unwrap_err();
+        assert!(e.message.contains("must be a list of jobs"));
+    }
+
+    #[test]
+    fn rendered_paths_obey_allowed_prefixes() {
+        let s = Schedules::parse(DOC).unwrap();
+        let prefixes = PathPrefixes::parse_as("ALLOWED_PATH_PREFIXES", "https://files.example.com/exports/").unwrap();
+        let plan = s.plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &project(), Some(&prefixes)).unwrap();
+        assert!(plan[0].start.is_ok());
+        assert_eq!(plan[1].start.as_ref().unwrap_err().code, ErrorCode::PathNotAllowed);
+    }
+
+    #[test]
+    fn malformed_documents_fail_whole() {
+        for bad in ["", "[]", "{", "\"x\"", "null"] {
+            let e = Schedules::parse(bad).unwrap_err();
+            assert!(e.message.starts_with("SCHEDULES:"), "{bad}");
+        }
+        assert!(Schedules::parse("{}").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn problems_list_unlisted_crons_empty_lists_and_bad_jobs() {
+        let s = Schedules::parse(DOC).unwrap();
+        let crons = vec!["0 3 * * *".to_owned(), "15 * * * *".to_owned(), "30 2 * * 1".to_owned()];
+        let problems = s.problems(&crons);
+        let text = problems.join("\n");
+        assert!(text.contains(r#"SCHEDULES["*/5 * * * *"]: this cron is not among [triggers] crons"#), "{text}");
+        assert!(text.contains(r#"SCHEDULES["*/5 * * * *"]: has no jobs"#));
+        assert!(text.contains(r#"SCHEDULES["0 0 1 * *"]: must be a list of jobs"#));
+        assert!(text.contains(r#"[triggers] crons: "30 2 * * 1" has no jobs in SCHEDULES"#));
+        assert!(text.contains(r#"[1].import_id: is required"#));
+        assert_eq!(problems.len(), 10, "{text}");
+        let ok = Schedules::parse(r#"{"0 3 * * *": [{"import_id": "a", "path": "/x/{date}"}]}"#).unwrap();
+        assert!(ok.problems(&["0 3 * * *".to_owned()]).is_empty());
+    }
+}

@@ -1,0 +1,251 @@
+//! Reading Bloomreach's answer into success or a contract error, keeping its message.
+//!
+//! Bloomreach's errors come in several shapes (BLOOMREACH_API.md): `errors` as a list,
+//! as a map of lists, as `{code, message}`, a top-level `error`, or no JSON at all (an
+//! HTML page from a proxy, an empty body). All of them end up as one readable line.
+
+use crate::error::{ErrorCode, TriggerError};
+use serde_json::Value;
+
+/// Bodies larger than this are not parsed as JSON (a proxy's error page can be huge).
+const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Bloomreach's JSON body is passed on whole only up to this size.
+const MAX_PASSED_ON_BYTES: usize = 4 * 1024;
+/// The longest upstream text kept in a message, in characters.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Bloomreach accepted the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub status: u16,
+}
+
+/// Turns Bloomreach's status and body into the outcome of the start.
+pub fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, TriggerError> {
+    let json = parse_json(body);
+    if (200..300).contains(&status) {
+        // `{"success": false}` under a 2xx is a refusal all the same.
+        let refused = json
+            .as_ref()
+            .and_then(|v| v.get("success"))
+            .and_then(Value::as_bool)
+            == Some(false);
+        if !refused {
+            return Ok(Accepted { status });
+        }
+    }
+    let text = describe(json.as_ref(), body);
+    let code = match status {
+        401 | 403 => ErrorCode::UpstreamAuthFailed,
+        400 if text.to_ascii_lowercase().contains("could not authenticate") => {
+            ErrorCode::UpstreamAuthFailed
+        }
+        404 => ErrorCode::ImportNotFound,
+        429 => ErrorCode::UpstreamRateLimited,
+        200..=299 | 400..=499 => ErrorCode::UpstreamRejected,
+        _ => ErrorCode::UpstreamError,
+    };
+    let mut error = TriggerError::new(code, format!("Bloomreach answered {status}: {text}"));
+    error.upstream_status = Some(status);
+    error.upstream = json.filter(|_| body.len() <= MAX_PASSED_ON_BYTES);
+    Err(error)
+}
+
+fn parse_json(body: &[u8]) -> Option<Value> {
+    if body.len() > MAX_JSON_BYTES {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+/// One line of text out of whatever Bloomreach sent.
+fn describe(json: Option<&Value>, body: &[u8]) -> String {
+    let text = match json.and_then(messages_of) {
+        Some(text) => text,
+        None => plain_text(body),
+    };
+    truncate(text.trim(), MAX_MESSAGE_CHARS)
+}
+
+/// The messages in a JSON error body, in any of Bloomreach's shapes.
+fn messages_of(value: &Value) -> Option<String> {
+    let object = value.as_object()?;
+    let mut parts = Vec::new();
+    if let Some(error) = object.get("error") {
+        parts.extend(flatten(None, error));
+    }
+    if let Some(errors) = object.get("errors") {
+        match errors {
+            Value::Object(map) if map.contains_key("message") => {
+                let message = map.get("message").map(text_of).unwrap_or_default();
+                match map.get("code").and_then(Value::as_str) {
+                    Some(code) => parts.push(format!("{code}: {message}")),
+                    None => parts.push(message),
+                }
+            }
+            other => parts.extend(flatten(None, other)),
+        }
+    }
+    if parts.is_empty() {
+        if let Some(message) = object.get("message") {
+            parts.extend(flatten(None, message));
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Strings out of a string, a list or a map of lists, with map keys as labels
+/// (except Bloomreach's `_global`, which labels nothing).
+fn flatten(label: Option<&str>, value: &Value) -> Vec<String> {
+    let with_label = |s: String| match label {
+        Some(l) if l != "_global" => format!("{l}: {s}"),
+        _ => s,
+    };
+    match value {
+        Value::Array(items) => items.iter().flat_map(|v| flatten(label, v)).collect(),
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| flatten(Some(k), v))
+            .collect(),
+        Value::Null => Vec::new(),
+        other => vec![with_label(text_of(other))],
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A non-JSON body: an HTML page's title, or the text itself, or a note that it was empty.
+fn plain_text(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_JSON_BYTES)]);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.starts_with("<!doctype html") || lower.starts_with("<html") {
+        let title = lower
+            .find("<title>")
+            .and_then(|start| {
+                let from = start + "<title>".len();
+                lower[from..]
+                    .find("</title>")
+                    .map(|len| trimmed[from..from + len].trim())
+            })
+            .filter(|t| !t.is_empty());
+        return match title {
+            Some(title) => format!("(HTML page) {title}"),
+            None => "(HTML page)".to_owned(),
+        };
+    }
+    trimmed.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> TriggerError {
+        read_answer(status, body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn a_2xx_is_accepted() {
+        assert_eq!(read_answer(200, br#"{"success": true}"#), Ok(Accepted { status: 200 }));
+        assert_eq!(read_answer(202, b""), Ok(Accepted { status: 202 }));
+        assert_eq!(read_answer(200, b"<html>ok</html>"), Ok(Accepted { status: 200 }));
+    }
+
+    #[test]
+    fn a_2xx_with_success_false_is_rejected() {
+        let e = err(200, r#"{"success": false, "errors": ["Import is not repeated"]}"#);
+        assert_eq!(e.code, ErrorCode::UpstreamRejected);
+        assert!(e.message.contains("Import is not repeated"));
+    }
+
+    #[test]
+    fn a_404_is_import_not_found_with_code_and_message() {
+        let e = err(404, r#"{"success": false, "errors": {"code": "NotFoundError", "message": "Import not found"}}"#);
+        assert_eq!(e.code, ErrorCode::ImportNotFound);
+        assert_eq!(e.message, "Bloomreach answered 404: NotFoundError: Import not found");
+        assert_eq!(e.upstream_status, Some(404));
+        assert!(e.upstream.is_some());
+    }
+
+    #[test]
+    fn a_401_or_403_is_upstream_auth_failed() {
+        assert_eq!(err(401, "").code, ErrorCode::UpstreamAuthFailed);
+        let e = err(403, r#"{"success": false, "errors": {"_global": ["No permission to allow trigger imports."]}}"#);
+        assert_eq!(e.code, ErrorCode::UpstreamAuthFailed);
+        assert_eq!(e.message, "Bloomreach answered 403: No permission to allow trigger imports.");
+    }
+
+    #[test]
+    fn a_400_could_not_authenticate_is_upstream_auth_failed() {
+        let e = err(400, r#"{"success": false, "errors": ["Could not authenticate request"]}"#);
+        assert_eq!(e.code, ErrorCode::UpstreamAuthFailed);
+        let e = err(400, r#"{"error": "could not authenticate"}"#);
+        assert_eq!(e.code, ErrorCode::UpstreamAuthFailed);
+    }
+
+    #[test]
+    fn other_4xx_are_upstream_rejected_with_every_error_shape_read() {
+        let cases = [
+            (r#"{"success": false, "errors": {"_global": ["BadRequest: import type cannot be started"]}}"#, "BadRequest: import type cannot be started"),
+            (r#"{"error": "bad path"}"#, "bad path"),
+            (r#"{"success": false, "errors": ["a", "b"]}"#, "a; b"),
+            (r#"{"errors": {"path": ["must be a URL", "too long"]}}"#, "path: must be a URL; path: too long"),
+            (r#"{"message": "plain"}"#, "plain"),
+            (r#"{"unknown": 1}"#, r#"{"unknown": 1}"#),
+            ("not json at all", "not json at all"),
+            ("", "(empty body)"),
+        ];
+        for (body, want) in cases {
+            let e = err(400, body);
+            assert_eq!(e.code, ErrorCode::UpstreamRejected, "{body}");
+            assert_eq!(e.message, format!("Bloomreach answered 400: {want}"), "{body}");
+        }
+        assert_eq!(err(409, "").code, ErrorCode::UpstreamRejected);
+    }
+
+    #[test]
+    fn a_429_is_rate_limited_and_5xx_is_upstream_error() {
+        assert_eq!(err(429, "").code, ErrorCode::UpstreamRateLimited);
+        for s in [500, 502, 503, 504] {
+            assert_eq!(err(s, "").code, ErrorCode::UpstreamError);
+        }
+        assert_eq!(err(302, "").code, ErrorCode::UpstreamError);
+    }
+
+    #[test]
+    fn an_html_page_gives_its_title() {
+        let e = err(502, "<!DOCTYPE html><html><head><title> 502 Bad Gateway </title></head><body>x</body></html>");
+        assert_eq!(e.message, "Bloomreach answered 502: (HTML page) 502 Bad Gateway");
+        assert_eq!(e.upstream, None);
+        let e = err(500, "<html><body>oops</body></html>");
+        assert_eq!(e.message, "Bloomreach answered 500: (HTML page)");
+    }
+
+    #[test]
+    fn long_bodies_are_cut_and_not_passed_on() {
+        let big = format!(r#"{{"error": "{}"}}"#, "x".repeat(10_000));
+        let e = err(400, &big);
+        assert!(e.message.chars().count() < 600);
+        assert_eq!(e.upstream, None);
+        let huge = vec![b'y'; 5 * 1024 * 1024];
+        let e = read_answer(500, &huge).unwrap_err();
+        assert!(e.message.len() < 1000);
+    }
+}

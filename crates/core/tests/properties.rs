@@ -1,0 +1,148 @@
+//! Property tests: no parser or validator panics on any input, built URLs decode back
+//! to the exact ids, and a request carries a content-type exactly when it has a body.
+
+use bloomreach_import_core::civil_time::{parse_http_date, UtcDateTime};
+use bloomreach_import_core::endpoint::{prepare, route};
+use bloomreach_import_core::request_body::parse_body;
+use bloomreach_import_core::retry::{decide, parse_retry_after};
+use bloomreach_import_core::template::{parse_offset, PathTemplate};
+use bloomreach_import_core::*;
+use percent_encoding::percent_decode_str;
+use proptest::prelude::*;
+
+fn lookup(name: &str) -> Option<String> {
+    match name {
+        "BLOOMREACH_API_KEY_ID" => Some("key".into()),
+        "BLOOMREACH_API_SECRET" => Some("secret".into()),
+        "BLOOMREACH_PROJECT_TOKEN" => Some("proj".into()),
+        "ALLOWED_PATH_PREFIXES" => Some("https://files.example.com/exports/,/upload".into()),
+        _ => None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn validators_never_panic(s in "\\PC{0,300}") {
+        let _ = ImportId::parse(&s);
+        let _ = ProjectToken::parse(&s);
+        let _ = PathOverride::parse(&s);
+        let _ = ApiKind::parse(&s);
+        let _ = BaseUrl::parse(&s);
+        let _ = PathPrefixes::parse_as("P", &s);
+        let _ = CallerTokens::parse_as("T", &s);
+        let _ = parse_offset("o", &s);
+        let _ = parse_http_date(&s);
+        let _ = parse_retry_after(&s, 1_700_000_000_000);
+        let _ = route("POST", &s);
+        let _ = prepare(&s, Some(&s), s.as_bytes(), &lookup);
+        if let Ok(t) = PathTemplate::parse_as("p", &s) {
+            let _ = t.render(1_700_000_000);
+        }
+    }
+
+    #[test]
+    fn byte_parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000), status in 0u16..1000) {
+        let _ = parse_body(&bytes);
+        let _ = read_answer(status, &bytes);
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = StartOptions::from_json(&text);
+        if let Ok(s) = Schedules::parse(&text) {
+            let _ = s.problems(&["0 3 * * *".to_owned()]);
+            let _ = s.plan("0 3 * * *", 0, &ProjectToken::parse("p").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn json_shaped_input_never_panics(
+        path in proptest::option::of("\\PC{0,40}"),
+        tc in proptest::option::of(any::<bool>()),
+        api in proptest::option::of("(data-v1|imports-v1|\\PC{0,5})"),
+        extra in proptest::option::of("[a-z_]{1,8}"),
+    ) {
+        let mut map = serde_json::Map::new();
+        if let Some(p) = &path { map.insert("path".into(), p.clone().into()); }
+        if let Some(t) = tc { map.insert("test_connection".into(), t.into()); }
+        if let Some(a) = &api { map.insert("api".into(), a.clone().into()); }
+        if let Some(e) = &extra { map.insert(e.clone(), 1.into()); }
+        let body = serde_json::Value::Object(map).to_string();
+        let _ = parse_body(body.as_bytes());
+        let _ = prepare("imp", None, body.as_bytes(), &lookup);
+        let job = format!(r#"{{"0 3 * * *":[{body}]}}"#);
+        if let Ok(s) = Schedules::parse(&job) {
+            let _ = s.plan("0 3 * * *", 86_400_000, &ProjectToken::parse("p").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn decisions_never_panic(a in any::<u32>(), r in any::<bool>(), ra in proptest::option::of(any::<u64>()),
+                             e in any::<u64>(), j in any::<f64>(), secs in -1_000_000_000_000i64..1_000_000_000_000i64) {
+        let _ = decide(a, r, ra, e, j, &RetryLimits::default());
+        let t = UtcDateTime::from_unix(secs);
+        prop_assert_eq!(t.to_unix(), secs);
+    }
+
+    #[test]
+    fn built_urls_decode_back_to_the_exact_ids(
+        project in "[A-Za-z0-9_-]{1,128}",
+        id in "[A-Za-z0-9_-]{1,128}",
+        imports_v1 in any::<bool>(),
+    ) {
+        let start = StartRequest {
+            project: ProjectToken::parse(&project).unwrap(),
+            import_id: ImportId::parse(&id).unwrap(),
+            api: if imports_v1 { ApiKind::ImportsV1 } else { ApiKind::DataV1 },
+            path: None,
+            test_connection: None,
+        };
+        let url = start.url(&BaseUrl::parse("https://h.example:8443/p").unwrap());
+        let tail = url.strip_prefix("https://h.example:8443/p/").unwrap();
+        let segments: Vec<String> = tail.split('/').map(|s| percent_decode_str(s).decode_utf8().unwrap().into_owned()).collect();
+        if imports_v1 {
+            prop_assert_eq!(&segments[..2], &["imports".to_owned(), "v1".to_owned()]);
+            prop_assert_eq!(&segments[2], &project);
+            prop_assert_eq!(&segments[3], &id);
+            prop_assert_eq!(&segments[4], "run");
+        } else {
+            prop_assert_eq!(&segments[3], &project);
+            prop_assert_eq!(&segments[5], &id);
+            prop_assert_eq!(&segments[6], "start");
+        }
+    }
+
+    #[test]
+    fn content_type_exactly_when_there_is_a_body(
+        path in proptest::option::of("/[a-z0-9/._-]{0,50}"),
+        tc in proptest::option::of(any::<bool>()),
+        imports_v1 in any::<bool>(),
+    ) {
+        let start = StartRequest {
+            project: ProjectToken::parse("p").unwrap(),
+            import_id: ImportId::parse("i").unwrap(),
+            api: if imports_v1 { ApiKind::ImportsV1 } else { ApiKind::DataV1 },
+            path: path.as_deref().map(|p| PathOverride::parse(p).unwrap()),
+            test_connection: tc,
+        };
+        let up = start.build(&BaseUrl::default(), &Credentials::new("k", "k", "s", "s").unwrap());
+        let has_ct = up.headers().iter().any(|(n, _)| *n == "content-type");
+        prop_assert_eq!(has_ct, up.body.is_some());
+        prop_assert_eq!(up.body.is_some(), path.is_some() || tc.is_some());
+        if let Some(body) = &up.body {
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            let field = if imports_v1 { "path_to_overwrite" } else { "path" };
+            prop_assert_eq!(v.get(field).and_then(|x| x.as_str()), path.as_deref());
+            prop_assert_eq!(v.get("test_connection").and_then(|x| x.as_bool()), tc);
+        }
+    }
+
+    #[test]
+    fn templates_render_valid_dates(secs in 0i64..8_000_000_000) {
+        let t = PathTemplate::parse_as("p", "{year}-{month}-{day}T{hour}:{minute}|{date}|{timestamp}").unwrap();
+        let out = t.render(secs);
+        let (head, rest) = out.split_once('|').unwrap();
+        let (date, ts) = rest.split_once('|').unwrap();
+        prop_assert_eq!(&head[..10], date);
+        prop_assert_eq!(ts.parse::<i64>().unwrap(), secs);
+    }
+}
