@@ -61,7 +61,10 @@ impl BaseUrl {
             }
         };
         if let Some(port) = port {
-            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
+            if port.is_empty()
+                || !port.bytes().all(|b| b.is_ascii_digit())
+                || port.parse::<u16>().is_err()
+            {
                 return Err(bad("has an invalid port"));
             }
         }
@@ -101,10 +104,19 @@ mod tests {
     fn base_keeps_port_and_path_prefix_and_drops_trailing_slashes() {
         for (input, want) in [
             ("https://api.eu1.exponea.com", "https://api.eu1.exponea.com"),
-            ("https://api.eu1.exponea.com/", "https://api.eu1.exponea.com"),
+            (
+                "https://api.eu1.exponea.com/",
+                "https://api.eu1.exponea.com",
+            ),
             ("http://127.0.0.1:8787", "http://127.0.0.1:8787"),
-            ("http://127.0.0.1:8787/prefix//", "http://127.0.0.1:8787/prefix"),
-            ("HTTPS://API-Engagement.Bloomreach.com/x/y", "https://api-engagement.bloomreach.com/x/y"),
+            (
+                "http://127.0.0.1:8787/prefix//",
+                "http://127.0.0.1:8787/prefix",
+            ),
+            (
+                "HTTPS://API-Engagement.Bloomreach.com/x/y",
+                "https://api-engagement.bloomreach.com/x/y",
+            ),
             ("http://[::1]:9000/", "http://[::1]:9000"),
             ("http://[::1]/", "http://[::1]"),
         ] {

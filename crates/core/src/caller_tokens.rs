@@ -44,7 +44,9 @@ impl CallerTokens {
     /// Every configured token is compared, each in constant time, so the time taken
     /// does not tell which token, or how much of one, matched.
     pub fn check(&self, authorization: Option<&str>) -> Result<usize, TriggerError> {
-        let presented = authorization.and_then(bearer_token).ok_or_else(unauthorized)?;
+        let presented = authorization
+            .and_then(bearer_token)
+            .ok_or_else(unauthorized)?;
         let mut found = 0usize;
         for (i, token) in self.0.iter().enumerate() {
             let equal: bool = token.expose().as_bytes().ct_eq(presented.as_bytes()).into();

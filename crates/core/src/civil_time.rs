@@ -145,7 +145,10 @@ mod tests {
         let t = UtcDateTime::from_unix(1_709_164_800); // 2024-02-29 00:00:00
         assert_eq!((t.year, t.month, t.day, t.hour), (2024, 2, 29, 0));
         let t = UtcDateTime::from_unix(-1);
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (1969, 12, 31, 23, 59, 59));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second),
+            (1969, 12, 31, 23, 59, 59)
+        );
     }
 
     #[test]
@@ -169,8 +172,14 @@ mod tests {
 
     #[test]
     fn http_date_imf_fixdate_parses() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
-        assert_eq!(parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"), Some(1_709_164_800));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"),
+            Some(1_709_164_800)
+        );
         for bad in [
             "",
             "Sun, 6 Nov 1994 08:49:37 GMT",

@@ -67,8 +67,17 @@ mod tests {
 
     #[test]
     fn basic_authorization_is_base64_of_key_id_colon_secret() {
-        let c = Credentials::new("id", "Aladdin", "secret", "open sesame".replace(' ', "-").as_str()).unwrap();
-        assert_eq!(c.basic_authorization().expose(), "Basic QWxhZGRpbjpvcGVuLXNlc2FtZQ==");
+        let c = Credentials::new(
+            "id",
+            "Aladdin",
+            "secret",
+            "open sesame".replace(' ', "-").as_str(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.basic_authorization().expose(),
+            "Basic QWxhZGRpbjpvcGVuLXNlc2FtZQ=="
+        );
         let c = Credentials::new("id", "key", "secret", "a:b").unwrap();
         assert_eq!(c.basic_authorization().expose(), "Basic a2V5OmE6Yg==");
     }
@@ -87,6 +96,10 @@ mod tests {
     fn credentials_debug_shows_nothing() {
         let c = Credentials::new("id", "the-key-id", "secret", "the-secret").unwrap();
         let shown = format!("{c:?} {:?}", c.basic_authorization());
-        assert!(!shown.contains("the-key-id") && !shown.contains("the-secret") && !shown.contains("Basic"));
+        assert!(
+            !shown.contains("the-key-id")
+                && !shown.contains("the-secret")
+                && !shown.contains("Basic")
+        );
     }
 }

@@ -21,13 +21,23 @@ pub enum Route {
     Health,
     /// `POST /imports/{import_id}/start`, with the id as it came (validated later,
     /// after the caller is authenticated).
-    Start { raw_import_id: String },
+    Start {
+        raw_import_id: String,
+    },
+    /// `POST /__panic`, only when `PANIC_TEST_ROUTE` is `enabled`: panics on purpose,
+    /// so tests can show that a panic is logged and does not poison later requests.
+    Panic,
 }
 
+/// The setting that turns on [`Route::Panic`]; off unless set to exactly `enabled`.
+pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
+
 /// Matches method and path; unknown routes get 404, wrong methods 405.
-pub fn route(method: &str, path: &str) -> Result<Route, Reply> {
+/// `panic_route` is whether `PANIC_TEST_ROUTE` is `enabled`.
+pub fn route(method: &str, path: &str, panic_route: bool) -> Result<Route, Reply> {
     let segments: Vec<&str> = path.split('/').collect();
     match segments.as_slice() {
+        ["", "__panic"] if panic_route && method == "POST" => Ok(Route::Panic),
         ["", "healthz"] => match method {
             "GET" | "HEAD" => Ok(Route::Health),
             _ => Err(Reply::method_not_allowed("GET, HEAD")),
@@ -47,6 +57,25 @@ pub fn route(method: &str, path: &str) -> Result<Route, Reply> {
 pub fn authorize(lookup: &dyn Lookup, authorization: Option<&str>) -> Result<String, TriggerError> {
     let tokens = Settings::caller_tokens(lookup)?;
     tokens.check(authorization).map(|n| format!("token#{n}"))
+}
+
+/// The path of a serialized request URL (`https://host/a/b?q` gives `/a/b`).
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let Some(start) = rest.find('/') else {
+        return "/";
+    };
+    let path = &rest[start..];
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    &path[..end]
+}
+
+/// The query of a serialized request URL, without `?` and fragment; `None` when empty.
+pub fn query_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once('?')?;
+    let query = rest.split('#').next().unwrap_or("");
+    (!query.is_empty()).then_some(query)
 }
 
 /// Whether a declared `Content-Length` already exceeds the body limit.
@@ -195,18 +224,29 @@ mod tests {
 
     #[test]
     fn routes_and_methods() {
-        assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
+        assert_eq!(route("GET", "/healthz", false), Ok(Route::Health));
+        assert_eq!(route("POST", "/__panic", true), Ok(Route::Panic));
+        assert_eq!(route("POST", "/__panic", false).unwrap_err().status, 404);
         assert_eq!(
-            route("POST", "/imports/abc/start"),
-            Ok(Route::Start { raw_import_id: "abc".into() })
+            route("POST", "/imports/abc/start", false),
+            Ok(Route::Start {
+                raw_import_id: "abc".into()
+            })
         );
-        let r = route("GET", "/imports/abc/start").unwrap_err();
+        let r = route("GET", "/imports/abc/start", false).unwrap_err();
         assert_eq!(r.status, 405);
         assert!(r.headers.contains(&("allow", "POST".into())));
         assert!(r.body.contains("method_not_allowed"));
-        assert_eq!(route("POST", "/healthz").unwrap_err().status, 405);
-        for path in ["/", "/imports", "/imports/abc", "/imports/abc/start/", "/imports/a/b/start", "/healthz/"] {
-            let r = route("POST", path).unwrap_err();
+        assert_eq!(route("POST", "/healthz", false).unwrap_err().status, 405);
+        for path in [
+            "/",
+            "/imports",
+            "/imports/abc",
+            "/imports/abc/start/",
+            "/imports/a/b/start",
+            "/healthz/",
+        ] {
+            let r = route("POST", path, true).unwrap_err();
             assert_eq!(r.status, 404, "{path}");
             assert!(r.body.contains(r#""code":"not_found""#));
         }
@@ -217,25 +257,52 @@ mod tests {
         let e = authorize(&env(&[]), Some("Bearer nope-nope-nope-nope")).unwrap_err();
         let reply = refusal_reply(&e);
         assert_eq!(reply.status, 401);
-        assert!(reply.headers.contains(&("www-authenticate", "Bearer".into())));
-        assert_eq!(authorize(&env(&[]), Some(&format!("Bearer {TOKEN}"))).unwrap(), "token#1");
-        let e = authorize(&env(&[(TRIGGER_TOKENS, "")]), Some(&format!("Bearer {TOKEN}"))).unwrap_err();
+        assert!(reply
+            .headers
+            .contains(&("www-authenticate", "Bearer".into())));
+        assert_eq!(
+            authorize(&env(&[]), Some(&format!("Bearer {TOKEN}"))).unwrap(),
+            "token#1"
+        );
+        let e = authorize(
+            &env(&[(TRIGGER_TOKENS, "")]),
+            Some(&format!("Bearer {TOKEN}")),
+        )
+        .unwrap_err();
         assert_eq!(refusal_reply(&e).status, 500);
     }
 
     #[test]
     fn prepare_builds_the_upstream_request() {
-        let p = prepare("imp-1", None, br#"{"path":"/x.csv","test_connection":false}"#, &env(&[])).unwrap();
+        let p = prepare(
+            "imp-1",
+            None,
+            br#"{"path":"/x.csv","test_connection":false}"#,
+            &env(&[]),
+        )
+        .unwrap();
         assert!(!p.dry_run);
-        assert_eq!(p.upstream.url, "https://api.exponea.com/data/v1/projects/proj-1/imports/imp-1/start");
-        assert_eq!(p.upstream.body.as_deref(), Some(r#"{"path":"/x.csv","test_connection":false}"#));
+        assert_eq!(
+            p.upstream.url,
+            "https://api.exponea.com/data/v1/projects/proj-1/imports/imp-1/start"
+        );
+        assert_eq!(
+            p.upstream.body.as_deref(),
+            Some(r#"{"path":"/x.csv","test_connection":false}"#)
+        );
     }
 
     #[test]
     fn input_errors_come_before_settings_errors() {
         let broken = env(&[(PROJECT_TOKEN, "")]);
-        assert_eq!(prepare("bad id", None, b"", &broken).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(prepare("ok", None, b"{\"x\":1}", &broken).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            prepare("bad id", None, b"", &broken).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            prepare("ok", None, b"{\"x\":1}", &broken).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
         let e = prepare("ok", None, b"", &broken).unwrap_err();
         assert_eq!(e.code, ErrorCode::Misconfigured);
         assert_eq!(e.message, "BLOOMREACH_PROJECT_TOKEN is not set");
@@ -244,9 +311,21 @@ mod tests {
     #[test]
     fn paths_outside_allowed_prefixes_are_forbidden() {
         let lookup = env(&[(ALLOWED_PATH_PREFIXES, "https://files.example.com/exports/")]);
-        let e = prepare("i", None, br#"{"path":"https://files.example.com.evil.test/exports/a"}"#, &lookup).unwrap_err();
+        let e = prepare(
+            "i",
+            None,
+            br#"{"path":"https://files.example.com.evil.test/exports/a"}"#,
+            &lookup,
+        )
+        .unwrap_err();
         assert_eq!(refusal_reply(&e).status, 403);
-        assert!(prepare("i", None, br#"{"path":"https://files.example.com/exports/a"}"#, &lookup).is_ok());
+        assert!(prepare(
+            "i",
+            None,
+            br#"{"path":"https://files.example.com/exports/a"}"#,
+            &lookup
+        )
+        .is_ok());
     }
 
     #[test]
@@ -259,27 +338,86 @@ mod tests {
         assert_eq!(v["request"]["headers"]["authorization"], "Basic ***");
         assert_eq!(v["request"]["body"], Value::Null);
         assert!(!reply.body.contains("dGhl")); // base64 of "the"
-        assert_eq!(prepare("i", Some("dry_run=2"), b"", &env(&[])).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(prepare("i", Some("x=1"), b"", &env(&[])).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert!(!prepare("i", Some("dry_run=0"), b"", &env(&[])).unwrap().dry_run);
+        assert_eq!(
+            prepare("i", Some("dry_run=2"), b"", &env(&[]))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            prepare("i", Some("x=1"), b"", &env(&[])).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+        assert!(
+            !prepare("i", Some("dry_run=0"), b"", &env(&[]))
+                .unwrap()
+                .dry_run
+        );
     }
 
     #[test]
     fn outcome_replies_follow_the_contract() {
         let p = prepare("imp-1", None, b"", &env(&[])).unwrap();
-        let ok = RunResult { outcome: Ok(crate::Accepted { status: 200 }), attempts: 2, elapsed_ms: 5 };
+        let ok = RunResult {
+            outcome: Ok(crate::Accepted { status: 200 }),
+            attempts: 2,
+            elapsed_ms: 5,
+        };
         let reply = outcome_reply(&p.start, &ok);
         let v: Value = serde_json::from_str(&reply.body).unwrap();
-        assert_eq!((reply.status, &v["ok"], &v["upstream_status"], &v["attempts"]), (200, &json!(true), &json!(200), &json!(2)));
-        let mut limited = TriggerError::new(ErrorCode::UpstreamRateLimited, "Bloomreach answered 429: slow down");
+        assert_eq!(
+            (
+                reply.status,
+                &v["ok"],
+                &v["upstream_status"],
+                &v["attempts"]
+            ),
+            (200, &json!(true), &json!(200), &json!(2))
+        );
+        let mut limited = TriggerError::new(
+            ErrorCode::UpstreamRateLimited,
+            "Bloomreach answered 429: slow down",
+        );
         limited.retry_after_secs = Some(7);
         limited.upstream_status = Some(429);
-        let reply = outcome_reply(&p.start, &RunResult { outcome: Err(limited), attempts: 4, elapsed_ms: 9 });
+        let reply = outcome_reply(
+            &p.start,
+            &RunResult {
+                outcome: Err(limited),
+                attempts: 4,
+                elapsed_ms: 9,
+            },
+        );
         assert_eq!(reply.status, 503);
         assert!(reply.headers.contains(&("retry-after", "7".into())));
         let v: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(v["error"]["code"], "upstream_rate_limited");
         assert_eq!(v["import_id"], "imp-1");
+    }
+
+    #[test]
+    fn the_path_is_read_from_the_url() {
+        assert_eq!(
+            path_of("https://w.example/imports/a/start?dry_run=1"),
+            "/imports/a/start"
+        );
+        assert_eq!(path_of("http://127.0.0.1:8787/healthz#x"), "/healthz");
+        assert_eq!(path_of("https://w.example"), "/");
+        assert_eq!(path_of("https://w.example/"), "/");
+    }
+
+    #[test]
+    fn the_query_is_read_from_the_url() {
+        assert_eq!(
+            query_of("https://w.example/imports/a/start?dry_run=1"),
+            Some("dry_run=1")
+        );
+        assert_eq!(
+            query_of("https://w.example/imports/a/start?dry_run=1#x"),
+            Some("dry_run=1")
+        );
+        assert_eq!(query_of("https://w.example/imports/a/start?"), None);
+        assert_eq!(query_of("https://w.example/imports/a/start"), None);
     }
 
     #[test]

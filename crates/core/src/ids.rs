@@ -10,7 +10,10 @@ fn check_token_like(field: &str, value: &str) -> Result<(), TriggerError> {
         return Err(TriggerError::invalid(field, "must not be empty"));
     }
     if value.len() > 128 {
-        return Err(TriggerError::invalid(field, "must be at most 128 characters"));
+        return Err(TriggerError::invalid(
+            field,
+            "must be at most 128 characters",
+        ));
     }
     if !value
         .bytes()
@@ -81,10 +84,16 @@ impl PathOverride {
             return Err(TriggerError::invalid(field, "must not be empty"));
         }
         if value.chars().count() > 2048 {
-            return Err(TriggerError::invalid(field, "must be at most 2048 characters"));
+            return Err(TriggerError::invalid(
+                field,
+                "must be at most 2048 characters",
+            ));
         }
         if value.chars().any(char::is_control) {
-            return Err(TriggerError::invalid(field, "must not contain control characters"));
+            return Err(TriggerError::invalid(
+                field,
+                "must not contain control characters",
+            ));
         }
         // Not in the contract's wording, but no URL or file path starts or ends with
         // white space; refusing it keeps look-alikes out of the prefix check.
@@ -158,7 +167,17 @@ mod tests {
 
     #[test]
     fn import_id_refuses_empty_long_and_other_characters_naming_the_field() {
-        for bad in ["", &"x".repeat(129), "a/b", "a b", "a%2Fb", "é", "a.b", "..", "a\n"] {
+        for bad in [
+            "",
+            &"x".repeat(129),
+            "a/b",
+            "a b",
+            "a%2Fb",
+            "é",
+            "a.b",
+            "..",
+            "a\n",
+        ] {
             let err = ImportId::parse(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidRequest);
             assert!(err.message.starts_with("import_id:"), "{}", err.message);
@@ -196,7 +215,10 @@ mod tests {
         assert_eq!(ApiKind::parse("data-v1").unwrap(), ApiKind::DataV1);
         assert_eq!(ApiKind::parse("imports-v1").unwrap(), ApiKind::ImportsV1);
         assert_eq!(ApiKind::default(), ApiKind::DataV1);
-        assert!(ApiKind::parse("v2").unwrap_err().message.starts_with("api:"));
+        assert!(ApiKind::parse("v2")
+            .unwrap_err()
+            .message
+            .starts_with("api:"));
         assert_eq!(ApiKind::ImportsV1.path_field(), "path_to_overwrite");
     }
 }

@@ -30,7 +30,10 @@ impl TriggerLog<'_> {
         let mut m = Map::new();
         m.insert("event".into(), "import_trigger".into());
         if let Some(id) = self.import_id {
-            m.insert("import_id".into(), id.chars().take(128).collect::<String>().into());
+            m.insert(
+                "import_id".into(),
+                id.chars().take(128).collect::<String>().into(),
+            );
         }
         m.insert("api".into(), self.api.as_str().into());
         m.insert(
@@ -40,7 +43,10 @@ impl TriggerLog<'_> {
         if let Some(e) = self.error {
             m.insert("message".into(), e.message.clone().into());
         }
-        if let Some(status) = self.upstream_status.or(self.error.and_then(|e| e.upstream_status)) {
+        if let Some(status) = self
+            .upstream_status
+            .or(self.error.and_then(|e| e.upstream_status))
+        {
             m.insert("upstream_status".into(), status.into());
         }
         m.insert("attempts".into(), self.attempts.into());

@@ -31,7 +31,11 @@ pub struct StartOptions {
     pub limits: RetryLimits,
 }
 
-fn string<'a>(map: &'a Map<String, Value>, name: &str, required: bool) -> Result<Option<&'a str>, TriggerError> {
+fn string<'a>(
+    map: &'a Map<String, Value>,
+    name: &str,
+    required: bool,
+) -> Result<Option<&'a str>, TriggerError> {
     match map.get(name) {
         None | Some(Value::Null) if !required => Ok(None),
         None | Some(Value::Null) => Err(TriggerError::invalid(name, "is required")),
@@ -47,7 +51,9 @@ fn whole(map: &Map<String, Value>, name: &str, max: u64) -> Result<Option<u64>, 
             .as_u64()
             .filter(|n| (1..=max).contains(n))
             .map(Some)
-            .ok_or_else(|| TriggerError::invalid(name, &format!("must be a whole number from 1 to {max}"))),
+            .ok_or_else(|| {
+                TriggerError::invalid(name, &format!("must be a whole number from 1 to {max}"))
+            }),
     }
 }
 
@@ -60,22 +66,36 @@ impl StartOptions {
         let map = value
             .as_object()
             .ok_or_else(|| TriggerError::invalid("options", "must be an object"))?;
-        if let Some(unknown) = map.keys().find(|k| !KNOWN.contains(&k.as_str()) && k.as_str() != "fetch") {
+        if let Some(unknown) = map
+            .keys()
+            .find(|k| !KNOWN.contains(&k.as_str()) && k.as_str() != "fetch")
+        {
             let shown: String = unknown.chars().take(40).collect();
             return Err(TriggerError::invalid(
                 "options",
-                &format!("unknown option {} (known: {}, fetch)", Value::from(shown), KNOWN.join(", ")),
+                &format!(
+                    "unknown option {} (known: {}, fetch)",
+                    Value::from(shown),
+                    KNOWN.join(", ")
+                ),
             ));
         }
         let required = |name| string(map, name, true).map(Option::unwrap_or_default);
         let project = ProjectToken::parse_as("projectToken", required("projectToken")?)?;
         let import_id = ImportId::parse_as("importId", required("importId")?)?;
-        let credentials = Credentials::new("apiKeyId", required("apiKeyId")?, "apiSecret", required("apiSecret")?)?;
+        let credentials = Credentials::new(
+            "apiKeyId",
+            required("apiKeyId")?,
+            "apiSecret",
+            required("apiSecret")?,
+        )?;
         let base = match string(map, "baseUrl", false)? {
             Some(b) => BaseUrl::parse_as("baseUrl", b)?,
             None => BaseUrl::default(),
         };
-        let path = string(map, "path", false)?.map(PathOverride::parse).transpose()?;
+        let path = string(map, "path", false)?
+            .map(PathOverride::parse)
+            .transpose()?;
         let api = match string(map, "api", false)? {
             Some(a) => ApiKind::parse(a)?,
             None => ApiKind::default(),
@@ -83,12 +103,19 @@ impl StartOptions {
         let test_connection = match map.get("testConnection") {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(*b),
-            Some(_) => return Err(TriggerError::invalid("testConnection", "must be true or false")),
+            Some(_) => {
+                return Err(TriggerError::invalid(
+                    "testConnection",
+                    "must be true or false",
+                ))
+            }
         };
         let defaults = RetryLimits::default();
         let limits = RetryLimits {
-            max_attempts: whole(map, "maxAttempts", 10)?.map_or(defaults.max_attempts, |n| n as u32),
-            attempt_timeout_ms: whole(map, "attemptTimeoutMs", 120_000)?.unwrap_or(defaults.attempt_timeout_ms),
+            max_attempts: whole(map, "maxAttempts", 10)?
+                .map_or(defaults.max_attempts, |n| n as u32),
+            attempt_timeout_ms: whole(map, "attemptTimeoutMs", 120_000)?
+                .unwrap_or(defaults.attempt_timeout_ms),
             deadline_ms: whole(map, "deadlineMs", 600_000)?.unwrap_or(defaults.deadline_ms),
             ..defaults
         };
@@ -100,7 +127,11 @@ impl StartOptions {
             test_connection,
         };
         let upstream = start.build(&base, &credentials);
-        Ok(StartOptions { start, upstream, limits })
+        Ok(StartOptions {
+            start,
+            upstream,
+            limits,
+        })
     }
 }
 
@@ -119,7 +150,10 @@ mod tests {
     #[test]
     fn minimal_options_build_a_bodiless_request() {
         let o = options("").unwrap();
-        assert_eq!(o.upstream.url, "https://api.exponea.com/data/v1/projects/p/imports/i/start");
+        assert_eq!(
+            o.upstream.url,
+            "https://api.exponea.com/data/v1/projects/p/imports/i/start"
+        );
         assert_eq!(o.upstream.body, None);
     }
 
@@ -127,7 +161,10 @@ mod tests {
     fn all_options_are_read() {
         let o = options(r#""baseUrl":"http://127.0.0.1:1/","path":"/a","testConnection":false,"api":"imports-v1","maxAttempts":2,"deadlineMs":500"#).unwrap();
         assert_eq!(o.upstream.url, "http://127.0.0.1:1/imports/v1/p/i/run");
-        assert_eq!(o.upstream.body.as_deref(), Some(r#"{"path_to_overwrite":"/a","test_connection":false}"#));
+        assert_eq!(
+            o.upstream.body.as_deref(),
+            Some(r#"{"path_to_overwrite":"/a","test_connection":false}"#)
+        );
         assert_eq!((o.limits.max_attempts, o.limits.deadline_ms), (2, 500));
     }
 
@@ -142,12 +179,19 @@ mod tests {
             (r#""maxAttempts":0"#, "maxAttempts:"),
             (r#""importID":"x""#, "options: unknown option \"importID\""),
         ] {
-            let e = StartOptions::from_json(&format!("{{{}}}", BASE.replace(r#""importId":"i""#, "\"importId\":\"i\"") + "," + extra)).unwrap_err();
+            let e = StartOptions::from_json(&format!(
+                "{{{}}}",
+                BASE.replace(r#""importId":"i""#, "\"importId\":\"i\"") + "," + extra
+            ))
+            .unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest);
             assert!(e.message.starts_with(name), "{} / {name}", e.message);
         }
         let e = StartOptions::from_json(r#"{"importId":"i"}"#).unwrap_err();
         assert_eq!(e.message, "projectToken: is required");
-        assert!(StartOptions::from_json("[]").unwrap_err().message.starts_with("options:"));
+        assert!(StartOptions::from_json("[]")
+            .unwrap_err()
+            .message
+            .starts_with("options:"));
     }
 }

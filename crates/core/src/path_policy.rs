@@ -111,7 +111,11 @@ impl PathPrefixes {
         self.0.iter().any(|prefix| {
             prefix.origin == location.origin
                 && location.segments.len() >= prefix.segments.len()
-                && prefix.segments.iter().zip(&location.segments).all(|(a, b)| a == b)
+                && prefix
+                    .segments
+                    .iter()
+                    .zip(&location.segments)
+                    .all(|(a, b)| a == b)
         })
     }
 

@@ -57,7 +57,10 @@ impl Reply {
     /// `404 not_found` for a route the worker does not have.
     pub fn not_found() -> Reply {
         Reply::error(
-            &TriggerError::new(ErrorCode::NotFound, "no such route; see POST /imports/{import_id}/start"),
+            &TriggerError::new(
+                ErrorCode::NotFound,
+                "no such route; see POST /imports/{import_id}/start",
+            ),
             Map::new(),
         )
     }

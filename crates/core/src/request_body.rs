@@ -2,8 +2,10 @@
 
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, PathOverride};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use std::fmt;
 
 /// Bodies larger than this are refused with `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -16,22 +18,102 @@ pub struct StartFields {
     pub api: Option<ApiKind>,
 }
 
-/// Keeps an explicit `null` as `Some(Value::Null)`, so it is refused as a wrong type
-/// rather than read as "absent".
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+/// The body's fields before their types are checked.
+///
+/// Read with hand-written visitors rather than `#[derive(Deserialize)]`: they refuse
+/// unknown and duplicate fields by name the same way, keep an explicit `null` (refused
+/// later as a wrong type, not read as "absent"), and, by answering every kind of JSON
+/// value themselves, keep serde's generic "invalid type" formatting (and with it
+/// Rust's float printing, about 8 KB gzipped) out of the worker's wasm.
+#[derive(Default)]
+struct RawFields {
+    path: Option<Value>,
+    test_connection: Option<Value>,
+    api: Option<Value>,
 }
 
-/// Raw shape: serde refuses unknown and duplicate fields, naming them.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFields {
-    #[serde(default, deserialize_with = "present")]
-    path: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    test_connection: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    api: Option<Value>,
+const FIELDS: &[&str] = &["path", "test_connection", "api"];
+
+impl<'de> Deserialize<'de> for RawFields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawFieldsVisitor)
+    }
+}
+
+struct RawFieldsVisitor;
+
+fn not_an_object<E: de::Error>() -> E {
+    E::custom("must be a JSON object")
+}
+
+impl<'de> Visitor<'de> for RawFieldsVisitor {
+    type Value = RawFields;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawFields, E> {
+        Err(not_an_object())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawFields, E> {
+        Err(not_an_object())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawFields, E> {
+        Err(not_an_object())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawFields, E> {
+        Err(not_an_object())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawFields, E> {
+        Err(not_an_object())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<RawFields, E> {
+        Err(not_an_object())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<RawFields, A::Error> {
+        Err(not_an_object())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields, A::Error> {
+        let mut fields = RawFields::default();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let slot = match key.as_str() {
+                "path" => &mut fields.path,
+                "test_connection" => &mut fields.test_connection,
+                "api" => &mut fields.api,
+                _ => return Err(de::Error::unknown_field(&key, FIELDS)),
+            };
+            if slot.is_some() {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            *slot = Some(map.next_value::<Value>()?);
+        }
+        Ok(fields)
+    }
+}
+
+/// A JSON object's key, read as a string (JSON keys are always strings).
+struct KeySeed;
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(KeySeed)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+        Ok(key.to_owned())
+    }
 }
 
 /// Parses the body. Empty (or white space only) and `{}` both mean "no fields".
@@ -62,12 +144,22 @@ pub fn parse_body(body: &[u8]) -> Result<StartFields, TriggerError> {
     let test_connection = match raw.test_connection {
         None => None,
         Some(Value::Bool(b)) => Some(b),
-        Some(_) => return Err(TriggerError::invalid("test_connection", "must be true or false")),
+        Some(_) => {
+            return Err(TriggerError::invalid(
+                "test_connection",
+                "must be true or false",
+            ))
+        }
     };
     let api = match raw.api {
         None => None,
         Some(Value::String(s)) => Some(ApiKind::parse(&s)?),
-        Some(_) => return Err(TriggerError::invalid("api", "must be \"data-v1\" or \"imports-v1\"")),
+        Some(_) => {
+            return Err(TriggerError::invalid(
+                "api",
+                "must be \"data-v1\" or \"imports-v1\"",
+            ))
+        }
     };
     Ok(StartFields {
         path,
@@ -91,20 +183,31 @@ mod tests {
 
     fn message(body: &str) -> String {
         let e = parse_body(body.as_bytes()).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidRequest, "{}", &body[..body.len().min(80)]);
+        assert_eq!(
+            e.code,
+            ErrorCode::InvalidRequest,
+            "{}",
+            &body[..body.len().min(80)]
+        );
         e.message
     }
 
     #[test]
     fn empty_body_and_empty_object_mean_no_fields() {
         for body in ["", "  \n", "{}", " { } "] {
-            assert_eq!(parse_body(body.as_bytes()).unwrap(), StartFields::default(), "{body:?}");
+            assert_eq!(
+                parse_body(body.as_bytes()).unwrap(),
+                StartFields::default(),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn all_fields_are_read() {
-        let f = parse_body(br#"{"path":"gs://b/x.csv","test_connection":false,"api":"imports-v1"}"#).unwrap();
+        let f =
+            parse_body(br#"{"path":"gs://b/x.csv","test_connection":false,"api":"imports-v1"}"#)
+                .unwrap();
         assert_eq!(f.path.unwrap().as_str(), "gs://b/x.csv");
         assert_eq!(f.test_connection, Some(false));
         assert_eq!(f.api, Some(ApiKind::ImportsV1));
@@ -132,7 +235,16 @@ mod tests {
 
     #[test]
     fn non_objects_and_bad_json_are_refused() {
-        for body in ["null", "[]", "\"x\"", "1", "{", "{\"path\":", "{}x", "\u{feff}{}"] {
+        for body in [
+            "null",
+            "[]",
+            "\"x\"",
+            "1",
+            "{",
+            "{\"path\":",
+            "{}x",
+            "\u{feff}{}",
+        ] {
             assert!(message(body).starts_with("body:"), "{body}");
         }
         let e = parse_body(b"{\"path\":\"\xff\"}").unwrap_err();
@@ -151,6 +263,9 @@ mod tests {
     #[test]
     fn bodies_over_16_kib_are_too_large() {
         let big = format!(r#"{{"path":"/{}"}}"#, "a".repeat(MAX_BODY_BYTES));
-        assert_eq!(parse_body(big.as_bytes()).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        assert_eq!(
+            parse_body(big.as_bytes()).unwrap_err().code,
+            ErrorCode::PayloadTooLarge
+        );
     }
 }

@@ -77,7 +77,11 @@ pub fn decide(
         .base_delay_ms
         .saturating_mul(1u64 << exponent)
         .min(limits.max_delay_ms);
-    let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     // "Equal jitter": half the backoff fixed, half random, so waits never collapse to 0.
     let jittered = backoff / 2 + (((backoff / 2) as f64) * jitter) as u64;
     let delay = match retry_after_ms {
@@ -109,38 +113,83 @@ mod tests {
     #[test]
     fn ambiguous_outcomes_are_never_retried() {
         assert_eq!(decide(1, false, None, 0, 0.5, &L), RetryDecision::Stop);
-        assert_eq!(decide(1, false, Some(1000), 0, 0.5, &L), RetryDecision::Stop);
+        assert_eq!(
+            decide(1, false, Some(1000), 0, 0.5, &L),
+            RetryDecision::Stop
+        );
     }
 
     #[test]
     fn backoff_doubles_with_equal_jitter_and_is_capped() {
-        assert_eq!(decide(1, true, None, 0, 0.0, &L), RetryDecision::RetryIn(250));
-        assert_eq!(decide(1, true, None, 0, 0.999_999, &L), RetryDecision::RetryIn(499));
-        assert_eq!(decide(2, true, None, 0, 0.0, &L), RetryDecision::RetryIn(500));
-        assert_eq!(decide(3, true, None, 0, 0.0, &L), RetryDecision::RetryIn(1000));
-        let capped = RetryLimits { max_attempts: 40, ..L };
-        assert_eq!(decide(30, true, None, 0, 1.0, &capped), RetryDecision::RetryIn(8000));
+        assert_eq!(
+            decide(1, true, None, 0, 0.0, &L),
+            RetryDecision::RetryIn(250)
+        );
+        assert_eq!(
+            decide(1, true, None, 0, 0.999_999, &L),
+            RetryDecision::RetryIn(499)
+        );
+        assert_eq!(
+            decide(2, true, None, 0, 0.0, &L),
+            RetryDecision::RetryIn(500)
+        );
+        assert_eq!(
+            decide(3, true, None, 0, 0.0, &L),
+            RetryDecision::RetryIn(1000)
+        );
+        let capped = RetryLimits {
+            max_attempts: 40,
+            ..L
+        };
+        assert_eq!(
+            decide(30, true, None, 0, 1.0, &capped),
+            RetryDecision::RetryIn(8000)
+        );
     }
 
     #[test]
     fn attempts_are_bounded() {
         assert_eq!(decide(4, true, None, 0, 0.0, &L), RetryDecision::Stop);
-        assert_eq!(decide(u32::MAX, true, None, 0, 0.0, &L), RetryDecision::Stop);
+        assert_eq!(
+            decide(u32::MAX, true, None, 0, 0.0, &L),
+            RetryDecision::Stop
+        );
     }
 
     #[test]
     fn retry_after_is_honoured_within_the_deadline() {
-        assert_eq!(decide(1, true, Some(3000), 0, 0.0, &L), RetryDecision::RetryIn(3000));
-        assert_eq!(decide(1, true, Some(10), 0, 0.0, &L), RetryDecision::RetryIn(250));
-        assert_eq!(decide(1, true, Some(30_000), 0, 0.0, &L), RetryDecision::Stop);
-        assert_eq!(decide(2, true, Some(3000), 22_000, 0.0, &L), RetryDecision::Stop);
+        assert_eq!(
+            decide(1, true, Some(3000), 0, 0.0, &L),
+            RetryDecision::RetryIn(3000)
+        );
+        assert_eq!(
+            decide(1, true, Some(10), 0, 0.0, &L),
+            RetryDecision::RetryIn(250)
+        );
+        assert_eq!(
+            decide(1, true, Some(30_000), 0, 0.0, &L),
+            RetryDecision::Stop
+        );
+        assert_eq!(
+            decide(2, true, Some(3000), 22_000, 0.0, &L),
+            RetryDecision::Stop
+        );
     }
 
     #[test]
     fn bad_jitter_values_are_clamped() {
-        assert_eq!(decide(1, true, None, 0, f64::NAN, &L), RetryDecision::RetryIn(250));
-        assert_eq!(decide(1, true, None, 0, -3.0, &L), RetryDecision::RetryIn(250));
-        assert_eq!(decide(1, true, None, 0, 7.0, &L), RetryDecision::RetryIn(500));
+        assert_eq!(
+            decide(1, true, None, 0, f64::NAN, &L),
+            RetryDecision::RetryIn(250)
+        );
+        assert_eq!(
+            decide(1, true, None, 0, -3.0, &L),
+            RetryDecision::RetryIn(250)
+        );
+        assert_eq!(
+            decide(1, true, None, 0, 7.0, &L),
+            RetryDecision::RetryIn(500)
+        );
     }
 
     #[test]
@@ -148,8 +197,14 @@ mod tests {
         assert_eq!(parse_retry_after("3", 0), Some(3000));
         assert_eq!(parse_retry_after(" 0 ", 0), Some(0));
         let now = 784_111_777_000;
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now), Some(3000));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(0));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now),
+            Some(3000)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(0)
+        );
         for bad in ["", "-1", "1.5", "soon", "99999999999"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }

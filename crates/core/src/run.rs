@@ -123,7 +123,14 @@ impl StartRun {
             return self.done(result, elapsed);
         }
         let jitter = if jitter.is_finite() { jitter } else { 0.0 };
-        match decide(self.attempts, retryable, retry_after_ms, elapsed, jitter, &self.limits) {
+        match decide(
+            self.attempts,
+            retryable,
+            retry_after_ms,
+            elapsed,
+            jitter,
+            &self.limits,
+        ) {
             RetryDecision::RetryIn(after_ms) => Step::Send {
                 after_ms,
                 timeout_ms: self.attempt_timeout(elapsed.saturating_add(after_ms)),
@@ -206,7 +213,9 @@ mod tests {
     fn a_503_and_refused_connections_are_retried() {
         let (r, _) = drive(vec![
             answered(503, None),
-            AttemptOutcome::NotSent { reason: "refused".into() },
+            AttemptOutcome::NotSent {
+                reason: "refused".into(),
+            },
             answered(200, None),
         ]);
         assert!(r.outcome.is_ok());
@@ -217,7 +226,9 @@ mod tests {
     fn timeouts_and_other_5xx_are_tried_once() {
         for outcome in [
             AttemptOutcome::TimedOut,
-            AttemptOutcome::Failed { reason: "reset".into() },
+            AttemptOutcome::Failed {
+                reason: "reset".into(),
+            },
             answered(500, None),
             answered(502, None),
             answered(504, None),
@@ -239,10 +250,26 @@ mod tests {
 
     #[test]
     fn the_attempt_timeout_shrinks_to_the_time_left() {
-        let limits = RetryLimits { deadline_ms: 3_000, attempt_timeout_ms: 10_000, ..RetryLimits::default() };
+        let limits = RetryLimits {
+            deadline_ms: 3_000,
+            attempt_timeout_ms: 10_000,
+            ..RetryLimits::default()
+        };
         let (mut run, step) = StartRun::begin(limits, 0);
-        assert_eq!(step, Step::Send { after_ms: 0, timeout_ms: 3_000 });
+        assert_eq!(
+            step,
+            Step::Send {
+                after_ms: 0,
+                timeout_ms: 3_000
+            }
+        );
         let step = run.on_outcome(answered(429, Some("1")), 1_500, 0.0);
-        assert_eq!(step, Step::Send { after_ms: 1_000, timeout_ms: 500 });
+        assert_eq!(
+            step,
+            Step::Send {
+                after_ms: 1_000,
+                timeout_ms: 500
+            }
+        );
     }
 }

@@ -7,9 +7,15 @@
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
 use crate::path_policy::PathPrefixes;
+use crate::retry::RetryLimits;
+use crate::settings::{Lookup, Settings, SCHEDULES};
 use crate::template::{parse_offset, PathTemplate};
-use crate::upstream_request::StartRequest;
+use crate::upstream_request::{StartRequest, UpstreamRequest};
 use serde_json::{Map, Value};
+
+/// At most this many starts of one event run at once: the platform's limit on
+/// simultaneous outgoing connections per invocation.
+pub const MAX_CONCURRENT_STARTS: usize = 6;
 
 /// One configured job, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +78,10 @@ fn read_job(job: &str, value: &Value) -> Result<JobSpec, TriggerError> {
         match object.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(TriggerError::misconfigured(format!("{}: must be a string", field(name)))),
+            Some(_) => Err(TriggerError::misconfigured(format!(
+                "{}: must be a string",
+                field(name)
+            ))),
         }
     };
     let import_id = match text("import_id")? {
@@ -215,8 +224,7 @@ impl Schedules {
                             Ok(spec) => {
                                 // 2024-02-29 23:59 UTC: a long month name day, leap day.
                                 let sample = 1_709_251_140;
-                                if let Err(e) =
-                                    rendered_path(&label(&entry.cron, i), spec, sample)
+                                if let Err(e) = rendered_path(&label(&entry.cron, i), spec, sample)
                                 {
                                     problems.push(e.message);
                                 }
@@ -235,6 +243,71 @@ impl Schedules {
             }
         }
         problems
+    }
+}
+
+/// Everything a scheduled event will do: each job's request (or why it cannot be
+/// made) and the retry limits.
+#[derive(Clone, Debug)]
+pub struct EventPlan {
+    pub jobs: Vec<PlannedJob>,
+    pub limits: RetryLimits,
+}
+
+/// One job of an event, ready to send.
+#[derive(Clone, Debug)]
+pub struct PlannedJob {
+    pub job: String,
+    pub import_id: Option<ImportId>,
+    pub api: ApiKind,
+    pub request: Result<UpstreamRequest, TriggerError>,
+}
+
+/// Plans the event fired by `cron` at `scheduled_ms`: reads the settings and
+/// `SCHEDULES`, renders every job's path, and builds every request. An error here
+/// (settings, or `SCHEDULES` as a whole) fails the event before any start.
+pub fn plan_event(
+    lookup: &dyn Lookup,
+    cron: &str,
+    scheduled_ms: i64,
+) -> Result<EventPlan, TriggerError> {
+    let settings = Settings::load(lookup)?;
+    let text = lookup
+        .get(SCHEDULES)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| TriggerError::misconfigured(format!("{SCHEDULES} is not set")))?;
+    let planned = Schedules::parse(&text)?.plan(
+        cron,
+        scheduled_ms,
+        &settings.project,
+        settings.prefixes.as_ref(),
+    )?;
+    let jobs = planned
+        .into_iter()
+        .map(|p| PlannedJob {
+            request: p
+                .start
+                .map(|s| s.build(&settings.base, &settings.credentials)),
+            job: p.job,
+            import_id: p.import_id,
+            api: p.api,
+        })
+        .collect();
+    Ok(EventPlan {
+        jobs,
+        limits: settings.limits,
+    })
+}
+
+/// The event's verdict once every job answered: `Err` with a summary when any failed.
+pub fn event_verdict(cron: &str, failed: usize, total: usize) -> Result<(), String> {
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{failed} of {total} scheduled imports failed for cron {}; see the log lines",
+            Value::from(cron)
+        ))
     }
 }
 
@@ -306,23 +379,40 @@ mod tests {
     #[test]
     fn a_cron_plans_every_job_with_rendered_paths() {
         let s = Schedules::parse(DOC).unwrap();
-        let plan = s.plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &project(), None).unwrap();
+        let plan = s
+            .plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &project(), None)
+            .unwrap();
         assert_eq!(plan.len(), 2);
         let first = plan[0].start.as_ref().unwrap();
-        assert_eq!(first.path.as_ref().unwrap().as_str(), "https://files.example.com/exports/2024-02-29/customers.csv");
+        assert_eq!(
+            first.path.as_ref().unwrap().as_str(),
+            "https://files.example.com/exports/2024-02-29/customers.csv"
+        );
         assert_eq!(plan[0].job, r#"SCHEDULES["0 3 * * *"][0]"#);
         let second = plan[1].start.as_ref().unwrap();
         assert_eq!(second.api, ApiKind::ImportsV1);
-        assert_eq!(second.path.as_ref().unwrap().as_str(), "gs://b/2024/03/01/03.csv");
+        assert_eq!(
+            second.path.as_ref().unwrap().as_str(),
+            "gs://b/2024/03/01/03.csv"
+        );
         assert_eq!(second.test_connection, Some(false));
     }
 
     #[test]
     fn yesterday_across_a_year_boundary() {
         let s = Schedules::parse(DOC).unwrap();
-        let plan = s.plan("0 3 * * *", ms(2025, 1, 1, 3, 0), &project(), None).unwrap();
+        let plan = s
+            .plan("0 3 * * *", ms(2025, 1, 1, 3, 0), &project(), None)
+            .unwrap();
         assert_eq!(
-            plan[0].start.as_ref().unwrap().path.as_ref().unwrap().as_str(),
+            plan[0]
+                .start
+                .as_ref()
+                .unwrap()
+                .path
+                .as_ref()
+                .unwrap()
+                .as_str(),
             "https://files.example.com/exports/2024-12-31/customers.csv"
         );
     }
@@ -335,10 +425,21 @@ mod tests {
         assert_eq!(plan.len(), 6);
         let first = plan[0].start.as_ref().unwrap();
         let expected_secs = at / 1000 - 6 * 3600;
-        assert_eq!(first.path.as_ref().unwrap().as_str(), format!("/sftp/{expected_secs}-15.csv"));
-        let errors: Vec<String> = plan[1..].iter().map(|p| p.start.as_ref().unwrap_err().message.clone()).collect();
-        assert_eq!(errors[0], r#"SCHEDULES["15 * * * *"][1].import_id: is required"#);
-        assert!(errors[1].starts_with(r#"SCHEDULES["15 * * * *"][2].path: unknown placeholder {dat}"#));
+        assert_eq!(
+            first.path.as_ref().unwrap().as_str(),
+            format!("/sftp/{expected_secs}-15.csv")
+        );
+        let errors: Vec<String> = plan[1..]
+            .iter()
+            .map(|p| p.start.as_ref().unwrap_err().message.clone())
+            .collect();
+        assert_eq!(
+            errors[0],
+            r#"SCHEDULES["15 * * * *"][1].import_id: is required"#
+        );
+        assert!(
+            errors[1].starts_with(r#"SCHEDULES["15 * * * *"][2].path: unknown placeholder {dat}"#)
+        );
         assert!(errors[2].starts_with(r#"SCHEDULES["15 * * * *"][3].time_offset:"#));
         assert!(errors[3].starts_with(r#"SCHEDULES["15 * * * *"][4].import_id:"#));
         assert!(errors[4].starts_with(r#"SCHEDULES["15 * * * *"][5]: unknown field "colour""#));
@@ -350,7 +451,10 @@ mod tests {
     #[test]
     fn an_empty_list_plans_nothing_and_an_unknown_cron_is_an_error() {
         let s = Schedules::parse(DOC).unwrap();
-        assert!(s.plan("*/5 * * * *", 0, &project(), None).unwrap().is_empty());
+        assert!(s
+            .plan("*/5 * * * *", 0, &project(), None)
+            .unwrap()
+            .is_empty());
         let e = s.plan("0 4 * * *", 0, &project(), None).unwrap_err();
         assert_eq!(e.message, r#"SCHEDULES: has no jobs for cron "0 4 * * *""#);
         let e = s.plan("0 0 1 * *", 0, &project(), None).unwrap_err();
@@ -360,10 +464,82 @@ mod tests {
     #[test]
     fn rendered_paths_obey_allowed_prefixes() {
         let s = Schedules::parse(DOC).unwrap();
-        let prefixes = PathPrefixes::parse_as("ALLOWED_PATH_PREFIXES", "https://files.example.com/exports/").unwrap();
-        let plan = s.plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &project(), Some(&prefixes)).unwrap();
+        let prefixes = PathPrefixes::parse_as(
+            "ALLOWED_PATH_PREFIXES",
+            "https://files.example.com/exports/",
+        )
+        .unwrap();
+        let plan = s
+            .plan(
+                "0 3 * * *",
+                ms(2024, 3, 1, 3, 0),
+                &project(),
+                Some(&prefixes),
+            )
+            .unwrap();
         assert!(plan[0].start.is_ok());
-        assert_eq!(plan[1].start.as_ref().unwrap_err().code, ErrorCode::PathNotAllowed);
+        assert_eq!(
+            plan[1].start.as_ref().unwrap_err().code,
+            ErrorCode::PathNotAllowed
+        );
+    }
+
+    #[test]
+    fn an_event_plan_builds_every_request_from_settings_and_schedules() {
+        let lookup = |name: &str| -> Option<String> {
+            match name {
+                "BLOOMREACH_API_KEY_ID" => Some("k".into()),
+                "BLOOMREACH_API_SECRET" => Some("s".into()),
+                "BLOOMREACH_PROJECT_TOKEN" => Some("proj".into()),
+                "BLOOMREACH_API_BASE" => Some("http://127.0.0.1:9".into()),
+                "SCHEDULES" => Some(DOC.into()),
+                _ => None,
+            }
+        };
+        let plan = plan_event(&lookup, "0 3 * * *", ms(2024, 3, 1, 3, 0)).unwrap();
+        assert_eq!(plan.jobs.len(), 2);
+        let req = plan.jobs[0].request.as_ref().unwrap();
+        assert_eq!(
+            req.url,
+            "http://127.0.0.1:9/data/v1/projects/proj/imports/customers/start"
+        );
+        assert_eq!(
+            req.body.as_deref(),
+            Some(r#"{"path":"https://files.example.com/exports/2024-02-29/customers.csv"}"#)
+        );
+        let no_schedules = |name: &str| {
+            if name == "SCHEDULES" {
+                None
+            } else {
+                lookup(name)
+            }
+        };
+        assert_eq!(
+            plan_event(&no_schedules, "0 3 * * *", 0)
+                .unwrap_err()
+                .message,
+            "SCHEDULES is not set"
+        );
+        let no_creds = |name: &str| {
+            if name == "BLOOMREACH_API_SECRET" {
+                None
+            } else {
+                lookup(name)
+            }
+        };
+        assert_eq!(
+            plan_event(&no_creds, "0 3 * * *", 0).unwrap_err().code,
+            ErrorCode::Misconfigured
+        );
+    }
+
+    #[test]
+    fn an_event_fails_when_any_job_failed() {
+        assert_eq!(event_verdict("0 3 * * *", 0, 3), Ok(()));
+        assert_eq!(
+            event_verdict("0 3 * * *", 1, 3).unwrap_err(),
+            r#"1 of 3 scheduled imports failed for cron "0 3 * * *"; see the log lines"#
+        );
     }
 
     #[test]
@@ -378,16 +554,24 @@ mod tests {
     #[test]
     fn problems_list_unlisted_crons_empty_lists_and_bad_jobs() {
         let s = Schedules::parse(DOC).unwrap();
-        let crons = vec!["0 3 * * *".to_owned(), "15 * * * *".to_owned(), "30 2 * * 1".to_owned()];
+        let crons = vec![
+            "0 3 * * *".to_owned(),
+            "15 * * * *".to_owned(),
+            "30 2 * * 1".to_owned(),
+        ];
         let problems = s.problems(&crons);
         let text = problems.join("\n");
-        assert!(text.contains(r#"SCHEDULES["*/5 * * * *"]: this cron is not among [triggers] crons"#), "{text}");
+        assert!(
+            text.contains(r#"SCHEDULES["*/5 * * * *"]: this cron is not among [triggers] crons"#),
+            "{text}"
+        );
         assert!(text.contains(r#"SCHEDULES["*/5 * * * *"]: has no jobs"#));
         assert!(text.contains(r#"SCHEDULES["0 0 1 * *"]: must be a list of jobs"#));
         assert!(text.contains(r#"[triggers] crons: "30 2 * * 1" has no jobs in SCHEDULES"#));
         assert!(text.contains(r#"[1].import_id: is required"#));
         assert_eq!(problems.len(), 10, "{text}");
-        let ok = Schedules::parse(r#"{"0 3 * * *": [{"import_id": "a", "path": "/x/{date}"}]}"#).unwrap();
+        let ok = Schedules::parse(r#"{"0 3 * * *": [{"import_id": "a", "path": "/x/{date}"}]}"#)
+            .unwrap();
         assert!(ok.problems(&["0 3 * * *".to_owned()]).is_empty());
     }
 }

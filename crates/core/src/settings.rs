@@ -120,10 +120,18 @@ impl Settings {
             None => Some(None),
         };
         let defaults = RetryLimits::default();
-        let attempt_timeout =
-            problems.take(bounded_number(lookup, ATTEMPT_TIMEOUT_MS, defaults.attempt_timeout_ms, 1..=120_000));
-        let deadline =
-            problems.take(bounded_number(lookup, DEADLINE_MS, defaults.deadline_ms, 1..=600_000));
+        let attempt_timeout = problems.take(bounded_number(
+            lookup,
+            ATTEMPT_TIMEOUT_MS,
+            defaults.attempt_timeout_ms,
+            1..=120_000,
+        ));
+        let deadline = problems.take(bounded_number(
+            lookup,
+            DEADLINE_MS,
+            defaults.deadline_ms,
+            1..=600_000,
+        ));
         let attempts = problems.take(bounded_number(
             lookup,
             MAX_ATTEMPTS,
@@ -131,8 +139,24 @@ impl Settings {
             1..=10,
         ));
         problems.finish()?;
-        match (project, base, credentials, prefixes, attempt_timeout, deadline, attempts) {
-            (Some(project), Some(base), Some(credentials), Some(prefixes), Some(t), Some(d), Some(a)) => {
+        match (
+            project,
+            base,
+            credentials,
+            prefixes,
+            attempt_timeout,
+            deadline,
+            attempts,
+        ) {
+            (
+                Some(project),
+                Some(base),
+                Some(credentials),
+                Some(prefixes),
+                Some(t),
+                Some(d),
+                Some(a),
+            ) => {
                 Ok(Settings {
                     project,
                     base,
@@ -156,7 +180,9 @@ impl Settings {
     pub fn caller_tokens(lookup: &dyn Lookup) -> Result<CallerTokens, TriggerError> {
         match value(lookup, TRIGGER_TOKENS) {
             Some(v) => CallerTokens::parse_as(TRIGGER_TOKENS, &v),
-            None => Err(TriggerError::misconfigured(format!("{TRIGGER_TOKENS} is not set"))),
+            None => Err(TriggerError::misconfigured(format!(
+                "{TRIGGER_TOKENS} is not set"
+            ))),
         }
     }
 }
@@ -168,8 +194,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name: &str| map.get(name).cloned()
     }
 
@@ -206,7 +234,13 @@ mod tests {
         pairs.push((DEADLINE_MS, "0"));
         pairs.push((MAX_ATTEMPTS, "eleventy"));
         let e = Settings::load(&lookup(&pairs)).unwrap_err();
-        for name in [API_SECRET, API_BASE, ALLOWED_PATH_PREFIXES, DEADLINE_MS, MAX_ATTEMPTS] {
+        for name in [
+            API_SECRET,
+            API_BASE,
+            ALLOWED_PATH_PREFIXES,
+            DEADLINE_MS,
+            MAX_ATTEMPTS,
+        ] {
             assert!(e.message.contains(name), "{name} in {}", e.message);
         }
         assert!(!e.message.contains("secret"), "{}", e.message);
@@ -221,7 +255,14 @@ mod tests {
         pairs.push((MAX_ATTEMPTS, "2"));
         let s = Settings::load(&lookup(&pairs)).unwrap();
         assert_eq!(s.base.as_str(), "http://127.0.0.1:9999");
-        assert_eq!((s.limits.attempt_timeout_ms, s.limits.deadline_ms, s.limits.max_attempts), (1500, 4000, 2));
+        assert_eq!(
+            (
+                s.limits.attempt_timeout_ms,
+                s.limits.deadline_ms,
+                s.limits.max_attempts
+            ),
+            (1500, 4000, 2)
+        );
     }
 
     #[test]

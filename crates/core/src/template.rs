@@ -6,7 +6,15 @@ use crate::civil_time::UtcDateTime;
 use crate::error::TriggerError;
 
 /// The placeholders, as written in templates.
-pub const PLACEHOLDERS: [&str; 7] = ["date", "year", "month", "day", "hour", "minute", "timestamp"];
+pub const PLACEHOLDERS: [&str; 7] = [
+    "date",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "timestamp",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
@@ -56,7 +64,10 @@ impl PathTemplate {
                         name.push(c);
                     }
                     if !closed {
-                        return Err(TriggerError::invalid(field, "has a '{' that is never closed"));
+                        return Err(TriggerError::invalid(
+                            field,
+                            "has a '{' that is never closed",
+                        ));
                     }
                     let f = match name.as_str() {
                         "date" => Field::Date,
@@ -147,7 +158,10 @@ pub fn parse_offset(field: &str, text: &str) -> Result<i64, TriggerError> {
     };
     let secs = n * scale;
     if secs > MAX_SECS {
-        return Err(TriggerError::invalid(field, "must be at most about ten years"));
+        return Err(TriggerError::invalid(
+            field,
+            "must be at most about ten years",
+        ));
     }
     Ok(sign * secs)
 }
@@ -162,14 +176,19 @@ mod tests {
     }
 
     fn render(template: &str, secs: i64) -> String {
-        PathTemplate::parse_as("path", template).unwrap().render(secs)
+        PathTemplate::parse_as("path", template)
+            .unwrap()
+            .render(secs)
     }
 
     #[test]
     fn every_placeholder_renders_zero_padded_utc() {
         let t = at(2024, 3, 5, 7, 9);
         assert_eq!(
-            render("s3/{date}/{year}/{month}/{day}/{hour}{minute}-{timestamp}.csv", t),
+            render(
+                "s3/{date}/{year}/{month}/{day}/{hour}{minute}-{timestamp}.csv",
+                t
+            ),
             format!("s3/2024-03-05/2024/03/05/0709-{t}.csv")
         );
         assert_eq!(render("{hour}:{minute}", at(2024, 12, 31, 23, 59)), "23:59");
@@ -184,8 +203,14 @@ mod tests {
     #[test]
     fn leap_days_and_month_ends_render() {
         assert_eq!(render("{date}", at(2024, 2, 29, 12, 0)), "2024-02-29");
-        assert_eq!(render("{date}", at(2024, 2, 29, 12, 0) + 86_400), "2024-03-01");
-        assert_eq!(render("{date}", at(2023, 3, 1, 0, 0) - 86_400), "2023-02-28");
+        assert_eq!(
+            render("{date}", at(2024, 2, 29, 12, 0) + 86_400),
+            "2024-03-01"
+        );
+        assert_eq!(
+            render("{date}", at(2023, 3, 1, 0, 0) - 86_400),
+            "2023-02-28"
+        );
         assert_eq!(render("{date}", at(2000, 3, 1, 0, 0) - 1), "2000-02-29");
         assert_eq!(render("{date}", at(2100, 3, 1, 0, 0) - 1), "2100-02-28");
         assert_eq!(render("{date}", at(2024, 5, 1, 0, 0) - 1), "2024-04-30");
@@ -201,7 +226,11 @@ mod tests {
             ("/x/date}", "without '{'"),
         ] {
             let e = PathTemplate::parse_as("SCHEDULES[\"0 3 * * *\"][0].path", bad).unwrap_err();
-            assert!(e.message.starts_with("SCHEDULES[\"0 3 * * *\"][0].path:"), "{}", e.message);
+            assert!(
+                e.message.starts_with("SCHEDULES[\"0 3 * * *\"][0].path:"),
+                "{}",
+                e.message
+            );
             assert!(e.message.contains(needle), "{} / {needle}", e.message);
         }
     }
@@ -213,16 +242,51 @@ mod tests {
         assert_eq!(parse_offset("o", "+30m").unwrap(), 1_800);
         assert_eq!(parse_offset("o", "15m").unwrap(), 900);
         assert_eq!(parse_offset("o", "+0d").unwrap(), 0);
-        for bad in ["", "-", "d", "-1", "1s", "1 d", "- 1d", "+-1d", "1.5h", "99999999d", "3661d", "-1dd", "１d"] {
-            assert!(parse_offset("o", bad).unwrap_err().message.starts_with("o:"), "{bad}");
+        for bad in [
+            "",
+            "-",
+            "d",
+            "-1",
+            "1s",
+            "1 d",
+            "- 1d",
+            "+-1d",
+            "1.5h",
+            "99999999d",
+            "3661d",
+            "-1dd",
+            "１d",
+        ] {
+            assert!(
+                parse_offset("o", bad)
+                    .unwrap_err()
+                    .message
+                    .starts_with("o:"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn negative_offsets_cross_year_boundaries() {
         let new_year = at(2025, 1, 1, 0, 30);
-        assert_eq!(render("{date}", new_year + parse_offset("o", "-1d").unwrap()), "2024-12-31");
-        assert_eq!(render("{year}/{month}", new_year + parse_offset("o", "-1h").unwrap()), "2024/12");
-        assert_eq!(render("{date} {hour}", at(2024, 12, 31, 23, 0) + parse_offset("o", "+90m").unwrap()), "2025-01-01 00");
+        assert_eq!(
+            render("{date}", new_year + parse_offset("o", "-1d").unwrap()),
+            "2024-12-31"
+        );
+        assert_eq!(
+            render(
+                "{year}/{month}",
+                new_year + parse_offset("o", "-1h").unwrap()
+            ),
+            "2024/12"
+        );
+        assert_eq!(
+            render(
+                "{date} {hour}",
+                at(2024, 12, 31, 23, 0) + parse_offset("o", "+90m").unwrap()
+            ),
+            "2025-01-01 00"
+        );
     }
 }

@@ -104,10 +104,7 @@ fn flatten(label: Option<&str>, value: &Value) -> Vec<String> {
     };
     match value {
         Value::Array(items) => items.iter().flat_map(|v| flatten(label, v)).collect(),
-        Value::Object(map) => map
-            .iter()
-            .flat_map(|(k, v)| flatten(Some(k), v))
-            .collect(),
+        Value::Object(map) => map.iter().flat_map(|(k, v)| flatten(Some(k), v)).collect(),
         Value::Null => Vec::new(),
         other => vec![with_label(text_of(other))],
     }
@@ -163,23 +160,38 @@ mod tests {
 
     #[test]
     fn a_2xx_is_accepted() {
-        assert_eq!(read_answer(200, br#"{"success": true}"#), Ok(Accepted { status: 200 }));
+        assert_eq!(
+            read_answer(200, br#"{"success": true}"#),
+            Ok(Accepted { status: 200 })
+        );
         assert_eq!(read_answer(202, b""), Ok(Accepted { status: 202 }));
-        assert_eq!(read_answer(200, b"<html>ok</html>"), Ok(Accepted { status: 200 }));
+        assert_eq!(
+            read_answer(200, b"<html>ok</html>"),
+            Ok(Accepted { status: 200 })
+        );
     }
 
     #[test]
     fn a_2xx_with_success_false_is_rejected() {
-        let e = err(200, r#"{"success": false, "errors": ["Import is not repeated"]}"#);
+        let e = err(
+            200,
+            r#"{"success": false, "errors": ["Import is not repeated"]}"#,
+        );
         assert_eq!(e.code, ErrorCode::UpstreamRejected);
         assert!(e.message.contains("Import is not repeated"));
     }
 
     #[test]
     fn a_404_is_import_not_found_with_code_and_message() {
-        let e = err(404, r#"{"success": false, "errors": {"code": "NotFoundError", "message": "Import not found"}}"#);
+        let e = err(
+            404,
+            r#"{"success": false, "errors": {"code": "NotFoundError", "message": "Import not found"}}"#,
+        );
         assert_eq!(e.code, ErrorCode::ImportNotFound);
-        assert_eq!(e.message, "Bloomreach answered 404: NotFoundError: Import not found");
+        assert_eq!(
+            e.message,
+            "Bloomreach answered 404: NotFoundError: Import not found"
+        );
         assert_eq!(e.upstream_status, Some(404));
         assert!(e.upstream.is_some());
     }
@@ -187,14 +199,23 @@ mod tests {
     #[test]
     fn a_401_or_403_is_upstream_auth_failed() {
         assert_eq!(err(401, "").code, ErrorCode::UpstreamAuthFailed);
-        let e = err(403, r#"{"success": false, "errors": {"_global": ["No permission to allow trigger imports."]}}"#);
+        let e = err(
+            403,
+            r#"{"success": false, "errors": {"_global": ["No permission to allow trigger imports."]}}"#,
+        );
         assert_eq!(e.code, ErrorCode::UpstreamAuthFailed);
-        assert_eq!(e.message, "Bloomreach answered 403: No permission to allow trigger imports.");
+        assert_eq!(
+            e.message,
+            "Bloomreach answered 403: No permission to allow trigger imports."
+        );
     }
 
     #[test]
     fn a_400_could_not_authenticate_is_upstream_auth_failed() {
-        let e = err(400, r#"{"success": false, "errors": ["Could not authenticate request"]}"#);
+        let e = err(
+            400,
+            r#"{"success": false, "errors": ["Could not authenticate request"]}"#,
+        );
         assert_eq!(e.code, ErrorCode::UpstreamAuthFailed);
         let e = err(400, r#"{"error": "could not authenticate"}"#);
         assert_eq!(e.code, ErrorCode::UpstreamAuthFailed);
@@ -203,10 +224,16 @@ mod tests {
     #[test]
     fn other_4xx_are_upstream_rejected_with_every_error_shape_read() {
         let cases = [
-            (r#"{"success": false, "errors": {"_global": ["BadRequest: import type cannot be started"]}}"#, "BadRequest: import type cannot be started"),
+            (
+                r#"{"success": false, "errors": {"_global": ["BadRequest: import type cannot be started"]}}"#,
+                "BadRequest: import type cannot be started",
+            ),
             (r#"{"error": "bad path"}"#, "bad path"),
             (r#"{"success": false, "errors": ["a", "b"]}"#, "a; b"),
-            (r#"{"errors": {"path": ["must be a URL", "too long"]}}"#, "path: must be a URL; path: too long"),
+            (
+                r#"{"errors": {"path": ["must be a URL", "too long"]}}"#,
+                "path: must be a URL; path: too long",
+            ),
             (r#"{"message": "plain"}"#, "plain"),
             (r#"{"unknown": 1}"#, r#"{"unknown": 1}"#),
             ("not json at all", "not json at all"),
@@ -215,7 +242,11 @@ mod tests {
         for (body, want) in cases {
             let e = err(400, body);
             assert_eq!(e.code, ErrorCode::UpstreamRejected, "{body}");
-            assert_eq!(e.message, format!("Bloomreach answered 400: {want}"), "{body}");
+            assert_eq!(
+                e.message,
+                format!("Bloomreach answered 400: {want}"),
+                "{body}"
+            );
         }
         assert_eq!(err(409, "").code, ErrorCode::UpstreamRejected);
     }
@@ -232,7 +263,10 @@ mod tests {
     #[test]
     fn an_html_page_gives_its_title() {
         let e = err(502, "<!DOCTYPE html><html><head><title> 502 Bad Gateway </title></head><body>x</body></html>");
-        assert_eq!(e.message, "Bloomreach answered 502: (HTML page) 502 Bad Gateway");
+        assert_eq!(
+            e.message,
+            "Bloomreach answered 502: (HTML page) 502 Bad Gateway"
+        );
         assert_eq!(e.upstream, None);
         let e = err(500, "<html><body>oops</body></html>");
         assert_eq!(e.message, "Bloomreach answered 500: (HTML page)");

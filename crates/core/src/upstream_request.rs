@@ -177,13 +177,19 @@ mod tests {
     fn body_holds_only_given_fields_with_json_content_type() {
         let up = request(ApiKind::DataV1, Some("https://f.example.com/a.csv"), None)
             .build(&BaseUrl::default(), &creds());
-        assert_eq!(up.body.as_deref(), Some(r#"{"path":"https://f.example.com/a.csv"}"#));
+        assert_eq!(
+            up.body.as_deref(),
+            Some(r#"{"path":"https://f.example.com/a.csv"}"#)
+        );
         assert!(up.headers().contains(&("content-type", "application/json")));
         let up = request(ApiKind::DataV1, None, Some(false)).build(&BaseUrl::default(), &creds());
         assert_eq!(up.body.as_deref(), Some(r#"{"test_connection":false}"#));
         let up = request(ApiKind::DataV1, Some("/sftp/\"q\".csv"), Some(true))
             .build(&BaseUrl::default(), &creds());
-        assert_eq!(up.body.as_deref(), Some(r#"{"path":"/sftp/\"q\".csv","test_connection":true}"#));
+        assert_eq!(
+            up.body.as_deref(),
+            Some(r#"{"path":"/sftp/\"q\".csv","test_connection":true}"#)
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ proptest! {
         let _ = parse_offset("o", &s);
         let _ = parse_http_date(&s);
         let _ = parse_retry_after(&s, 1_700_000_000_000);
-        let _ = route("POST", &s);
+        let _ = route("POST", &s, true);
         let _ = prepare(&s, Some(&s), s.as_bytes(), &lookup);
         if let Ok(t) = PathTemplate::parse_as("p", &s) {
             let _ = t.render(1_700_000_000);

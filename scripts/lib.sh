@@ -1,0 +1,66 @@
+# Shared by the scripts in this folder: progress messages, and installing what a
+# fresh machine lacks (each step checks first, so a warm run installs nothing).
+# Source it; do not run it.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
+export PATH="$ROOT/node_modules/.bin:$CARGO_HOME/bin:$PATH"
+# wrangler and miniflare run offline: no telemetry, no account look-ups.
+export WRANGLER_SEND_METRICS=false DO_NOT_TRACK=1 CLOUDFLARE_CF_FETCH_ENABLED=false
+
+WORKER_BUILD_VERSION="0.8.7"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+fail() { printf '\n\033[31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
+
+# The wasm-bindgen version Cargo.lock pins; the CLI must match it exactly.
+locked_wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "Adding the Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown || fail "rustup could not add wasm32-unknown-unknown"
+  fi
+}
+
+# ensure_cargo_tool BINARY CRATE VERSION [--locked]
+ensure_cargo_tool() {
+  local bin="$1" crate="$2" version="$3" locked="${4:-}"
+  if "$CARGO_HOME/bin/$bin" --version 2>/dev/null | grep -q " $version\b"; then
+    return 0
+  fi
+  step "Installing $crate $version (cargo install; a few minutes, once)"
+  # shellcheck disable=SC2086
+  cargo install $locked "$crate" --version "$version" \
+    || fail "cargo install $crate $version failed"
+}
+
+ensure_node_modules() {
+  if [ ! -x "$ROOT/node_modules/.bin/wrangler" ] || [ ! -x "$ROOT/node_modules/.bin/node" ] \
+     || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    step "Installing wrangler, workerd, miniflare, binaryen, Node 22 and typescript (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error || fail "npm ci failed"
+  fi
+  node --version | grep -q '^v22\.' || fail "node_modules/.bin/node is not Node 22"
+}
+
+ensure_tools() {
+  command -v cargo >/dev/null || fail "cargo is missing: install Rust with rustup"
+  command -v npm >/dev/null || fail "npm is missing: install Node.js 20 or later"
+  ensure_wasm_target
+  ensure_cargo_tool worker-build worker-build "$WORKER_BUILD_VERSION" --locked
+  # Not --locked: wasm-bindgen-cli's own lock names a crate version the registry lacks.
+  ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$(locked_wasm_bindgen_version)"
+  ensure_node_modules
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}

@@ -1,0 +1,101 @@
+//! The HTTP endpoint's shell: reads the request, asks the core, answers.
+
+use crate::env_lookup::EnvLookup;
+use crate::{body, log, upstream};
+use bloomreach_import_core::endpoint::{self, Route};
+use bloomreach_import_core::{ApiKind, Lookup, Reply, TriggerError, TriggerLog};
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+/// Answers one request with the core's reply.
+pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
+    let url = req.url();
+    let panic_route = EnvLookup(env).get(endpoint::PANIC_TEST_ROUTE).as_deref() == Some("enabled");
+    match endpoint::route(&req.method(), endpoint::path_of(&url), panic_route) {
+        Err(reply) => reply,
+        Ok(Route::Health) => Reply::health(),
+        Ok(Route::Panic) => {
+            panic!("panic requested through /__panic (PANIC_TEST_ROUTE is enabled)")
+        }
+        Ok(Route::Start { raw_import_id }) => start(req, &url, env, &raw_import_id).await,
+    }
+}
+
+fn header(req: &web_sys::Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str) -> Reply {
+    let lookup = EnvLookup(env);
+    let started = js_sys::Date::now();
+    let elapsed = || (js_sys::Date::now() - started).max(0.0) as u64;
+    let mut entry = TriggerLog {
+        import_id: Some(raw_import_id),
+        api: ApiKind::default(),
+        cause: "http:unauthenticated",
+        job: None,
+        error: None,
+        upstream_status: None,
+        attempts: 0,
+        duration_ms: 0,
+        dry_run: false,
+    };
+
+    let cause = match endpoint::authorize(&lookup, header(req, "authorization").as_deref()) {
+        Ok(caller) => format!("http:{caller}"),
+        Err(error) => return refuse(entry, &error, elapsed()),
+    };
+    entry.cause = &cause;
+    if endpoint::declared_length_too_large(header(req, "content-length").as_deref()) {
+        return refuse(
+            entry,
+            &bloomreach_import_core::request_body::too_large(),
+            elapsed(),
+        );
+    }
+    let body = match body::read_limited(req).await {
+        Ok(body) => body,
+        Err(error) => return refuse(entry, &error, elapsed()),
+    };
+    let prepared = match endpoint::prepare(raw_import_id, endpoint::query_of(url), &body, &lookup) {
+        Ok(prepared) => prepared,
+        Err(error) => return refuse(entry, &error, elapsed()),
+    };
+    entry.import_id = Some(prepared.start.import_id.as_str());
+    entry.api = prepared.start.api;
+    entry.dry_run = prepared.dry_run;
+    if prepared.dry_run {
+        entry.duration_ms = elapsed();
+        log::line(&entry.to_line());
+        return endpoint::dry_run_reply(&prepared);
+    }
+    let result = upstream::start(&prepared.upstream, prepared.limits).await;
+    entry.error = result.outcome.as_ref().err();
+    entry.upstream_status = result.outcome.as_ref().ok().map(|a| a.status);
+    entry.attempts = result.attempts;
+    entry.duration_ms = elapsed();
+    log::line(&entry.to_line());
+    endpoint::outcome_reply(&prepared.start, &result)
+}
+
+/// Logs a request refused before any upstream call, and answers it.
+fn refuse<'a>(mut entry: TriggerLog<'a>, error: &'a TriggerError, elapsed_ms: u64) -> Reply {
+    entry.error = Some(error);
+    entry.duration_ms = elapsed_ms;
+    log::line(&entry.to_line());
+    endpoint::refusal_reply(error)
+}
+
+/// The core's reply as a runtime response, with the headers every answer carries.
+pub fn to_response(reply: &Reply) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "no-store")?;
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_str_and_init(Some(&reply.body), &init)
+}

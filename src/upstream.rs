@@ -1,0 +1,126 @@
+//! Sending a start to Bloomreach with the runtime's `fetch` and timers, as the core's
+//! [`StartRun`] asks: each attempt aborted after its timeout, waits between attempts.
+
+use crate::concurrency::{race, First};
+use bloomreach_import_core::{
+    AttemptOutcome, RetryLimits, RunResult, StartRun, Step, UpstreamRequest,
+};
+use std::time::Duration;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::Delay;
+
+fn now_ms() -> u64 {
+    js_sys::Date::now().max(0.0) as u64
+}
+
+/// Makes the start, retrying where the core says, and returns the final outcome.
+pub async fn start(request: &UpstreamRequest, limits: RetryLimits) -> RunResult {
+    let (mut run, mut step) = StartRun::begin(limits, now_ms());
+    loop {
+        match step {
+            Step::Done(result) => return result,
+            Step::Send {
+                after_ms,
+                timeout_ms,
+            } => {
+                if after_ms > 0 {
+                    Delay::from(Duration::from_millis(after_ms)).await;
+                }
+                let outcome = attempt(request, timeout_ms).await;
+                step = run.on_outcome(outcome, now_ms(), js_sys::Math::random());
+            }
+        }
+    }
+}
+
+/// One attempt, bounded by `timeout_ms` from sending to the last byte of the answer.
+async fn attempt(request: &UpstreamRequest, timeout_ms: u64) -> AttemptOutcome {
+    let controller = match web_sys::AbortController::new() {
+        Ok(c) => c,
+        Err(e) => {
+            return AttemptOutcome::NotSent {
+                reason: describe(&e),
+            }
+        }
+    };
+    let exchange = exchange(request, controller.clone());
+    let timer = Delay::from(Duration::from_millis(timeout_ms));
+    match race(exchange, timer).await {
+        First::Left(outcome) => outcome,
+        First::Right(()) => {
+            controller.abort();
+            AttemptOutcome::TimedOut
+        }
+    }
+}
+
+async fn exchange(
+    request: &UpstreamRequest,
+    controller: web_sys::AbortController,
+) -> AttemptOutcome {
+    let not_sent = |e: JsValue| AttemptOutcome::NotSent {
+        reason: describe(&e),
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_method(request.method);
+    let headers = match web_sys::Headers::new() {
+        Ok(h) => h,
+        Err(e) => return not_sent(e),
+    };
+    for (name, value) in request.headers() {
+        if let Err(e) = headers.set(name, value) {
+            // Never echo the value: it may be the authorization.
+            let _ = e;
+            return AttemptOutcome::NotSent {
+                reason: format!("the runtime refused the {name} header"),
+            };
+        }
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &request.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    init.set_signal(Some(&controller.signal()));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let response = match JsFuture::from(global.fetch_with_str_and_init(&request.url, &init)).await {
+        Ok(r) => r.unchecked_into::<web_sys::Response>(),
+        Err(e) => return classify_failure(&e),
+    };
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").ok().flatten();
+    // The status decides the outcome; a body cut off midway leaves what was read.
+    let body = match response.array_buffer() {
+        Ok(promise) => match JsFuture::from(promise).await {
+            Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+            Err(_) => Vec::new(),
+        },
+        Err(_) => Vec::new(),
+    };
+    AttemptOutcome::Answered {
+        status,
+        retry_after,
+        body,
+    }
+}
+
+/// A rejected `fetch`: a refused connection proves nothing was sent (retryable);
+/// anything else may have reached Bloomreach.
+fn classify_failure(error: &JsValue) -> AttemptOutcome {
+    let reason = describe(error);
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("refused") || lower.contains("dns") || lower.contains("could not resolve") {
+        AttemptOutcome::NotSent { reason }
+    } else {
+        AttemptOutcome::Failed { reason }
+    }
+}
+
+fn describe(error: &JsValue) -> String {
+    let text = error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned());
+    text.chars().take(200).collect()
+}

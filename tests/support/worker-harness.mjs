@@ -1,0 +1,85 @@
+// Runs the built worker (build/index.js) in workerd through miniflare 4, with the
+// bindings a test gives, and captures every line the worker logs.
+import { Miniflare } from "miniflare";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const COMPATIBILITY_DATE = "2026-07-01";
+
+/** Test credentials: distinctive, so a leak is easy to find. */
+export const SECRETS = {
+  BLOOMREACH_API_KEY_ID: "test-key-id-7f3a9c",
+  BLOOMREACH_API_SECRET: "test-api-secret-Q9x2Lm4",
+  TRIGGER_TOKENS: "caller-token-one-0123456789,caller-token-two-abcdefghij",
+};
+export const TOKEN = "caller-token-one-0123456789";
+export const TOKEN2 = "caller-token-two-abcdefghij";
+export const PROJECT = "2d0be12a-4b0c-12ec-87da-86c198934217";
+
+/**
+ * Starts the worker. `bindings` are added to (or, as `undefined`, removed from) the
+ * defaults. Resolves to { fetch, scheduled, logs, close }.
+ */
+export async function startWorker({ upstream, bindings = {}, kv = false } = {}) {
+  const all = {
+    ...SECRETS,
+    BLOOMREACH_PROJECT_TOKEN: PROJECT,
+    BLOOMREACH_API_BASE: upstream,
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: "1500",
+    UPSTREAM_DEADLINE_MS: "6000",
+    ...bindings,
+  };
+  for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
+  const logs = [];
+  let partial = "";
+  const collect = (stream) => stream.on("data", (chunk) => {
+    partial += chunk.toString("utf8");
+    const lines = partial.split("\n");
+    partial = lines.pop();
+    logs.push(...lines.filter((l) => l.trim() !== ""));
+  });
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(root, "build/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: all,
+    ...(kv ? { kvNamespaces: ["IDEMPOTENCY_KV"] } : {}),
+    host: "127.0.0.1",
+    port: 0,
+    handleRuntimeStdio(stdout, stderr) { collect(stdout); collect(stderr); },
+  });
+  const url = await mf.ready;
+  const worker = {
+    url: url.toString().replace(/\/$/, ""),
+    logs,
+    /** Log lines that are JSON objects, parsed. */
+    jsonLogs: () => logs.flatMap((l) => { const i = l.indexOf("{"); if (i < 0) return []; try { return [JSON.parse(l.slice(i))]; } catch { return []; } }),
+    async fetch(pathAndQuery, init = {}) {
+      const res = await fetch(worker.url + pathAndQuery, init);
+      const text = await res.text();
+      let body = null;
+      try { body = JSON.parse(text); } catch { body = null; }
+      return { status: res.status, headers: res.headers, text, body };
+    },
+    /** Fires the scheduled handler as the local runtime does; resolves to its outcome. */
+    async scheduled(cron, timeMs) {
+      const res = await fetch(`${worker.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}&time=${timeMs}&format=json`);
+      const text = await res.text();
+      return { status: res.status, body: JSON.parse(text) };
+    },
+    close: () => mf.dispose(),
+  };
+  return worker;
+}
+
+/** Waits until `predicate()` holds, polling, at most `ms`. */
+export async function until(predicate, ms = 3000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (predicate()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return predicate();
+}
