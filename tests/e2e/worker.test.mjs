@@ -3,7 +3,7 @@
 // the answer and exactly what Bloomreach received.
 import { describe, it, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { startStandin } from "../support/bloomreach-standin.mjs";
+import { startStandin, closedPort } from "../support/bloomreach-standin.mjs";
 import { startWorker, until, SECRETS, TOKEN, TOKEN2, PROJECT } from "../support/worker-harness.mjs";
 import { assertNoSecrets } from "../support/secrets.mjs";
 
@@ -320,7 +320,7 @@ describe("settings", () => {
   });
 
   it("504 upstream_unreachable when nothing listens at the base", async () => {
-    const w = await startWorker({ upstream: "http://127.0.0.1:9" });
+    const w = await startWorker({ upstream: `http://127.0.0.1:${await closedPort()}` });
     try {
       assertError(await start(id("ok"), {}, w), 504, "upstream_unreachable");
     } finally {

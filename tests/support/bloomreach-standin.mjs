@@ -39,10 +39,23 @@ export const SCENARIOS = {
   malformed: () => ({ status: 400, headers: { "content-type": "application/json" }, body: '{"success": false, "errors": [' }),
   malformedok: () => ({ status: 200, headers: { "content-type": "application/json" }, body: '{"success": tru' }),
   huge: () => ({ status: 500, headers: { "content-type": "text/plain" }, body: "x".repeat(5 * 1024 * 1024) }),
+  slow: () => ({ delayMs: 300, ...json(200, { success: true }) }),
   hang: () => ({ hang: true }),
   reset: () => ({ reset: true }),
   resetbody: () => ({ resetBody: true }),
 };
+
+/** A port on 127.0.0.1 where nothing listens (taken and released at once). */
+export function closedPort() {
+  return new Promise((resolve, reject) => {
+    const s = http.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** Which scenario an upstream path asks for, and the import id in it. */
 function parse(pathname) {
@@ -61,7 +74,11 @@ export function startStandin({ port = 0, onRequest } = {}) {
   const requests = [];
   const seen = new Map();
   const hanging = new Set();
+  const stats = { inFlight: 0, maxInFlight: 0 };
   const server = http.createServer((req, res) => {
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    res.on("close", () => { stats.inFlight--; });
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
@@ -88,8 +105,8 @@ export function startStandin({ port = 0, onRequest } = {}) {
       if (answer.hang) { hanging.add(res); res.on("close", () => hanging.delete(res)); return; }
       if (answer.reset) { req.socket.destroy(); return; }
       if (answer.resetBody) { res.writeHead(200, { "content-type": "application/json", "content-length": "100" }); res.write('{"succ'); setTimeout(() => req.socket.destroy(), 10); return; }
-      res.writeHead(answer.status, answer.headers);
-      res.end(answer.body);
+      const send = () => { res.writeHead(answer.status, answer.headers); res.end(answer.body); };
+      if (answer.delayMs) setTimeout(send, answer.delayMs); else send();
     });
   });
   server.keepAliveTimeout = 5000;
@@ -101,9 +118,10 @@ export function startStandin({ port = 0, onRequest } = {}) {
         url: `http://127.0.0.1:${actual}`,
         port: actual,
         requests,
+        stats,
         /** The requests received for one import id. */
         for: (importId) => requests.filter((r) => r.importId === importId),
-        reset() { requests.length = 0; seen.clear(); },
+        reset() { requests.length = 0; seen.clear(); stats.maxInFlight = stats.inFlight; },
         close() {
           for (const res of hanging) res.destroy();
           server.closeAllConnections?.();

@@ -63,11 +63,11 @@ export async function startWorker({ upstream, bindings = {}, kv = false } = {}) 
       try { body = JSON.parse(text); } catch { body = null; }
       return { status: res.status, headers: res.headers, text, body };
     },
-    /** Fires the scheduled handler as the local runtime does; resolves to its outcome. */
+    /** Fires the scheduled handler for `cron` at `timeMs`; resolves to its outcome ("ok" or "exception"). */
     async scheduled(cron, timeMs) {
-      const res = await fetch(`${worker.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}&time=${timeMs}&format=json`);
-      const text = await res.text();
-      return { status: res.status, body: JSON.parse(text) };
+      const fetcher = await mf.getWorker();
+      const result = await fetcher.scheduled({ cron, scheduledTime: new Date(timeMs) });
+      return result.outcome;
     },
     close: () => mf.dispose(),
   };

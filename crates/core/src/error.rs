@@ -43,6 +43,11 @@ impl ErrorCode {
         ErrorCode::IdempotencyKeyReused,
     ];
 
+    /// The code of its JSON name, if it is one.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The code as it appears in JSON answers and on npm errors.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,6 +82,27 @@ impl ErrorCode {
             ErrorCode::UpstreamRateLimited => 503,
             ErrorCode::UpstreamUnreachable => 504,
             ErrorCode::Misconfigured => 500,
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The exit status of the npm package's command line for this outcome:
+    /// 2 invalid input or settings, 3 Bloomreach refused the start, 4 Bloomreach refused
+    /// the credentials, 5 Bloomreach failed or could not be reached.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorCode::InvalidRequest
+            | ErrorCode::Misconfigured
+            | ErrorCode::PathNotAllowed
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::NotFound
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::Unauthorized
+            | ErrorCode::IdempotencyKeyReused => 2,
+            ErrorCode::ImportNotFound | ErrorCode::UpstreamRejected | ErrorCode::UpstreamRateLimited => 3,
+            ErrorCode::UpstreamAuthFailed => 4,
+            ErrorCode::UpstreamError | ErrorCode::UpstreamUnreachable => 5,
         }
     }
 }
@@ -157,5 +183,17 @@ mod tests {
             assert_eq!(code.as_str(), name);
             assert_eq!(code.http_status(), status, "{name}");
         }
+    }
+
+    #[test]
+    fn exit_codes_tell_input_refusal_auth_and_reachability_apart() {
+        assert_eq!(ErrorCode::InvalidRequest.exit_code(), 2);
+        assert_eq!(ErrorCode::ImportNotFound.exit_code(), 3);
+        assert_eq!(ErrorCode::UpstreamRejected.exit_code(), 3);
+        assert_eq!(ErrorCode::UpstreamAuthFailed.exit_code(), 4);
+        assert_eq!(ErrorCode::UpstreamUnreachable.exit_code(), 5);
+        assert!(ErrorCode::ALL.iter().all(|c| (2..=5).contains(&c.exit_code())));
+        assert!(ErrorCode::ALL.iter().all(|c| ErrorCode::from_name(c.as_str()) == Some(*c)));
+        assert_eq!(ErrorCode::from_name("nope"), None);
     }
 }

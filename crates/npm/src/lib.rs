@@ -1,0 +1,208 @@
+//! The npm package's engine: the core behind wasm-bindgen, with no `worker` in sight.
+//!
+//! Everything crosses the boundary as JSON text, which keeps this wrapper to a few
+//! conversions and the wasm small (no js-sys object building). The JavaScript side
+//! (npm/lib/glue.cjs) only calls `fetch` and timers, as [`StartRun`] asks.
+
+use bloomreach_import_core::{
+    AttemptOutcome, ErrorCode, RunResult, StartOptions, StartRun as CoreRun, Step, TriggerError,
+    UpstreamRequest,
+};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+
+/// talc instead of Rust's default dlmalloc: a few KB less wasm (see the worker's lib.rs).
+#[cfg(target_family = "wasm")]
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Keeps a panic's message, so the JavaScript side can throw it as an `Error`
+/// instead of an opaque `RuntimeError: unreachable`.
+#[wasm_bindgen(start)]
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string();
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(message));
+    }));
+}
+
+/// The message of the last panic, if any.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.with(|p| p.borrow_mut().take())
+}
+
+/// The command line's exit status for an outcome code (see `ErrorCode::exit_code`);
+/// 0 for success (`null`), 1 for a code it does not know.
+#[wasm_bindgen(js_name = exitCode)]
+pub fn exit_code(code: Option<String>) -> u8 {
+    match code {
+        None => 0,
+        Some(name) => ErrorCode::from_name(&name).map_or(1, ErrorCode::exit_code),
+    }
+}
+
+fn error_json(error: &TriggerError) -> Value {
+    json!({"code": error.code.as_str(), "message": error.message})
+}
+
+/// The request as plain data, credentials included: it is for sending.
+fn request_json(request: &UpstreamRequest) -> Value {
+    let headers: serde_json::Map<String, Value> = request
+        .headers()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.into()))
+        .collect();
+    json!({"method": request.method, "url": request.url, "headers": headers, "body": request.body})
+}
+
+/// `buildStartImportRequest`: options as JSON in; `{"request": ...}` or `{"error": ...}` out.
+#[wasm_bindgen(js_name = buildRequest)]
+pub fn build_request(options_json: &str) -> String {
+    match StartOptions::from_json(options_json) {
+        Ok(options) => json!({"request": request_json(&options.upstream)}),
+        Err(e) => json!({"error": error_json(&e)}),
+    }
+    .to_string()
+}
+
+/// One start in progress: the core's [`bloomreach_import_core::StartRun`], stepped
+/// by the JavaScript side.
+#[wasm_bindgen]
+pub struct StartRun {
+    run: CoreRun,
+    first: Step,
+    request: Value,
+}
+
+/// An attempt's outcome as the JavaScript side reports it:
+/// `{"kind": "answered", "status", "retryAfter", "body"}`, `{"kind": "notSent", "reason"}`,
+/// `{"kind": "timedOut"}` or `{"kind": "failed", "reason"}`. Read from a `Value` rather
+/// than a derived type, which would link serde's float printing into the wasm.
+fn read_outcome(text: &str) -> Option<AttemptOutcome> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let reason = || v.get("reason").and_then(Value::as_str).unwrap_or("").to_owned();
+    match v.get("kind")?.as_str()? {
+        "answered" => Some(AttemptOutcome::Answered {
+            status: u16::try_from(v.get("status")?.as_u64()?).ok()?,
+            retry_after: v.get("retryAfter").and_then(Value::as_str).map(str::to_owned),
+            body: v.get("body").and_then(Value::as_str).unwrap_or("").as_bytes().to_vec(),
+        }),
+        "notSent" => Some(AttemptOutcome::NotSent { reason: reason() }),
+        "timedOut" => Some(AttemptOutcome::TimedOut),
+        "failed" => Some(AttemptOutcome::Failed { reason: reason() }),
+        _ => None,
+    }
+}
+
+fn step_json(step: &Step) -> String {
+    match step {
+        Step::Send {
+            after_ms,
+            timeout_ms,
+        } => json!({"type": "send", "afterMs": after_ms, "timeoutMs": timeout_ms}),
+        Step::Done(result) => json!({"type": "done", "result": result_json(result)}),
+    }
+    .to_string()
+}
+
+/// The contract's `{ok, status, attempts, code?, message?}`; `status` is Bloomreach's,
+/// or `null` when it never answered.
+fn result_json(result: &RunResult) -> Value {
+    match &result.outcome {
+        Ok(accepted) => json!({"ok": true, "status": accepted.status, "attempts": result.attempts}),
+        Err(e) => json!({
+            "ok": false,
+            "status": e.upstream_status,
+            "attempts": result.attempts,
+            "code": e.code.as_str(),
+            "message": e.message,
+            "retryAfter": e.retry_after_secs,
+        }),
+    }
+}
+
+#[wasm_bindgen]
+impl StartRun {
+    /// Validates the options and starts the clock at `now_ms`. Invalid options throw a
+    /// string holding `{"code", "message"}` JSON, which the glue turns into an `Error`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options_json: &str, now_ms: f64) -> Result<StartRun, JsValue> {
+        let options = StartOptions::from_json(options_json)
+            .map_err(|e| JsValue::from_str(&error_json(&e).to_string()))?;
+        let (run, first) = CoreRun::begin(options.limits, now_ms.max(0.0) as u64);
+        Ok(StartRun {
+            run,
+            first,
+            request: request_json(&options.upstream),
+        })
+    }
+
+    /// The request to send, as JSON.
+    pub fn request(&self) -> String {
+        self.request.to_string()
+    }
+
+    /// The first step (always a send), as JSON.
+    #[wasm_bindgen(js_name = firstStep)]
+    pub fn first_step(&self) -> String {
+        step_json(&self.first)
+    }
+
+    /// Takes an attempt's outcome (JSON) and returns the next step (JSON).
+    #[wasm_bindgen(js_name = onOutcome)]
+    pub fn on_outcome(&mut self, outcome_json: &str, now_ms: f64, jitter: f64) -> String {
+        // Only our own glue calls this; an unreadable outcome gets the safest reading:
+        // the request may have left, so it is not retried.
+        let outcome = read_outcome(outcome_json).unwrap_or(AttemptOutcome::Failed {
+            reason: "the outcome could not be read".to_owned(),
+        });
+        step_json(&self.run.on_outcome(outcome, now_ms.max(0.0) as u64, jitter))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &str = r#"{"projectToken":"p","importId":"i","apiKeyId":"k","apiSecret":"s","baseUrl":"http://127.0.0.1:9"}"#;
+
+    #[test]
+    fn build_request_gives_the_request_or_the_error() {
+        let v: Value = serde_json::from_str(&build_request(OPTIONS)).unwrap();
+        assert_eq!(v["request"]["url"], "http://127.0.0.1:9/data/v1/projects/p/imports/i/start");
+        assert_eq!(v["request"]["headers"]["authorization"], "Basic azpz");
+        assert_eq!(v["request"]["body"], Value::Null);
+        let v: Value = serde_json::from_str(&build_request("{}")).unwrap();
+        assert_eq!(v["error"]["code"], "invalid_request");
+    }
+
+    #[test]
+    fn a_run_steps_through_outcomes_given_as_json() {
+        let mut run = StartRun::new(OPTIONS, 1000.0).unwrap();
+        assert_eq!(run.first_step(), r#"{"afterMs":0,"timeoutMs":10000,"type":"send"}"#);
+        let step: Value = serde_json::from_str(&run.on_outcome(
+            r#"{"kind":"answered","status":429,"retryAfter":"1","body":""}"#, 1010.0, 0.0)).unwrap();
+        assert_eq!(step["type"], "send");
+        assert_eq!(step["afterMs"], 1000);
+        let step: Value = serde_json::from_str(&run.on_outcome(
+            r#"{"kind":"answered","status":404,"retryAfter":null,"body":"{\"error\":\"gone\"}"}"#, 2020.0, 0.0)).unwrap();
+        assert_eq!(step["result"], json!({"ok": false, "status": 404, "attempts": 2, "code": "import_not_found", "message": "Bloomreach answered 404: gone", "retryAfter": null}));
+        let step: Value = serde_json::from_str(&run.on_outcome("nonsense", 3000.0, 0.0)).unwrap();
+        assert_eq!(step["result"]["code"], "upstream_unreachable");
+    }
+
+    #[test]
+    fn outcomes_of_every_kind_are_read() {
+        assert!(matches!(read_outcome(r#"{"kind":"timedOut"}"#), Some(AttemptOutcome::TimedOut)));
+        assert!(matches!(read_outcome(r#"{"kind":"notSent","reason":"ECONNREFUSED"}"#), Some(AttemptOutcome::NotSent { .. })));
+        assert!(matches!(read_outcome(r#"{"kind":"failed"}"#), Some(AttemptOutcome::Failed { .. })));
+        assert!(read_outcome(r#"{"kind":"answered","status":70000,"body":""}"#).is_none());
+        assert!(read_outcome("[]").is_none());
+    }
+}

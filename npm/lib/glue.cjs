@@ -1,0 +1,117 @@
+"use strict";
+// The JavaScript side of the package: it moves bytes between the caller, `fetch` and
+// the Rust engine (wasm), which decides everything (validation, the request, reading
+// Bloomreach's answer, retries). Shared by the Node and bundler entry points.
+
+/** An Error with the contract's `code`. */
+function codedError(code, message) {
+  const error = new Error(message);
+  error.code = code;
+  return error;
+}
+
+/** Options as JSON for the engine; `fetch` is the caller's and stays here. */
+function optionsJson(options) {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw codedError("invalid_request", "options: must be an object");
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== "function") {
+    throw codedError("invalid_request", "fetch: must be a function");
+  }
+  const { fetch: _fetch, ...rest } = options;
+  return JSON.stringify(rest);
+}
+
+/** Calls into wasm; a Rust panic becomes an Error carrying its message. */
+function guarded(wasm, call) {
+  try {
+    return call();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      const detail = wasm.lastPanic() || e.message;
+      throw codedError("internal_error", `bloomreach-import-trigger: internal error: ${detail}`);
+    }
+    throw e;
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Connection errors that prove nothing was sent (Node's fetch puts them in `cause`). */
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/** One attempt, aborted after `timeoutMs`, reported as the engine expects. */
+async function attempt(fetchFn, request, timeoutMs) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const response = await fetchFn(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? undefined,
+      signal: controller.signal,
+    });
+    let body = "";
+    try {
+      body = await response.text();
+    } catch {
+      // The status decides; a body cut off midway leaves what was read.
+    }
+    return { kind: "answered", status: response.status, retryAfter: response.headers.get("retry-after"), body };
+  } catch (e) {
+    if (controller.signal.aborted) return { kind: "timedOut" };
+    const code = e?.cause?.code ?? e?.code;
+    const reason = String(code ?? e?.message ?? e).slice(0, 200);
+    return NOT_SENT.has(code) ? { kind: "notSent", reason } : { kind: "failed", reason };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Builds the public API around the wasm-bindgen module `wasm`. */
+function makeApi(wasm) {
+  function buildStartImportRequest(options) {
+    const answer = JSON.parse(guarded(wasm, () => wasm.buildRequest(optionsJson(options))));
+    if (answer.error) throw codedError(answer.error.code, answer.error.message);
+    return answer.request;
+  }
+
+  async function startImport(options) {
+    const json = optionsJson(options);
+    const fetchFn = options.fetch ?? globalThis.fetch;
+    if (typeof fetchFn !== "function") {
+      throw codedError("invalid_request", "fetch: no global fetch here; pass options.fetch");
+    }
+    let run;
+    try {
+      run = guarded(wasm, () => new wasm.StartRun(json, Date.now()));
+    } catch (e) {
+      if (typeof e === "string") {
+        const { code, message } = JSON.parse(e);
+        throw codedError(code, message);
+      }
+      throw e;
+    }
+    try {
+      const request = JSON.parse(run.request());
+      let step = JSON.parse(run.firstStep());
+      while (step.type === "send") {
+        if (step.afterMs > 0) await sleep(step.afterMs);
+        const outcome = await attempt(fetchFn, request, step.timeoutMs);
+        step = JSON.parse(guarded(wasm, () => run.onOutcome(JSON.stringify(outcome), Date.now(), Math.random())));
+      }
+      const { retryAfter, ...result } = step.result;
+      if (retryAfter != null) result.retryAfter = retryAfter;
+      return result;
+    } finally {
+      run.free();
+    }
+  }
+
+  /** The command line's exit status for a result's code (0 when there is none). */
+  const exitCode = (code) => wasm.exitCode(code ?? undefined);
+
+  return { buildStartImportRequest, startImport, exitCode };
+}
+
+module.exports = { makeApi };

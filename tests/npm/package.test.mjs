@@ -1,0 +1,202 @@
+// The npm package as a user gets it: packed, installed from the tarball into a fresh
+// folder, loaded with require and import in Node 22 and Node 20.9, and used against
+// the local Bloomreach stand-in.
+import { it, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startStandin, closedPort } from "../support/bloomreach-standin.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const NODE22 = process.execPath;
+const NODE20 = path.join(root, "tests/npm/node20/node_modules/.bin/node");
+const KEY = "npm-key-id-5e1d";
+const SECRET = "npm-api-secret-Zk81";
+const BASIC = "Basic " + Buffer.from(`${KEY}:${SECRET}`).toString("base64");
+
+let dir, pkg, standin;
+const base = () => ({ projectToken: "proj-1", apiKeyId: KEY, apiSecret: SECRET, baseUrl: standin.url });
+
+before(async () => {
+  const tarball = fs.readdirSync(path.join(root, "npm/pkg")).find((f) => f.endsWith(".tgz"));
+  assert.ok(tarball, "npm/pkg holds no tarball: run scripts/build-npm");
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bit-npm-"));
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", path.join(root, "npm/pkg", tarball)], { cwd: dir, stdio: "pipe" });
+  pkg = createRequire(path.join(dir, "package.json"))("bloomreach-import-trigger");
+  standin = await startStandin();
+});
+after(async () => {
+  await standin?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => standin.reset());
+
+/** Runs a script in the consumer folder with the given Node; returns stdout. */
+function run(node, args, env = {}) {
+  const r = spawnSync(node, args, { cwd: dir, encoding: "utf8", env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+for (const [name, node] of [["Node 22", NODE22], ["Node 20.9", NODE20]]) {
+  it(`${name}: require and import both load the package`, () => {
+    const version = run(node, ["--version"]).stdout.trim();
+    assert.match(version, name === "Node 22" ? /^v22\./ : /^v20\.9\./);
+    const cjs = run(node, ["-e", "const p = require('bloomreach-import-trigger'); console.log(typeof p.buildStartImportRequest, typeof p.startImport)"]);
+    assert.equal(cjs.stdout.trim(), "function function", cjs.stderr);
+    const esm = run(node, ["--input-type=module", "-e", "import { buildStartImportRequest, startImport } from 'bloomreach-import-trigger'; import d from 'bloomreach-import-trigger'; console.log(typeof buildStartImportRequest, typeof startImport, typeof d.startImport)"]);
+    assert.equal(esm.stdout.trim(), "function function function", esm.stderr);
+    const built = run(node, ["-e", "console.log(require('bloomreach-import-trigger').buildStartImportRequest({projectToken:'p',importId:'i',apiKeyId:'k',apiSecret:'s'}).url)"]);
+    assert.equal(built.stdout.trim(), "https://api.exponea.com/data/v1/projects/p/imports/i/start", built.stderr);
+  });
+}
+
+it("buildStartImportRequest gives the exact request with no body", () => {
+  const r = pkg.buildStartImportRequest({ ...base(), importId: "imp-1" });
+  assert.deepEqual(r, { method: "POST", url: `${standin.url}/data/v1/projects/proj-1/imports/imp-1/start`, headers: { authorization: BASIC }, body: null });
+});
+
+it("buildStartImportRequest gives the exact request with a body, both APIs", () => {
+  const data = pkg.buildStartImportRequest({ ...base(), importId: "i", path: "https://f.example.com/a.csv", testConnection: false });
+  assert.deepEqual(data.headers, { authorization: BASIC, "content-type": "application/json" });
+  assert.equal(data.body, '{"path":"https://f.example.com/a.csv","test_connection":false}');
+  const v1 = pkg.buildStartImportRequest({ ...base(), importId: "i", path: "gs://b/x.csv", api: "imports-v1" });
+  assert.equal(v1.url, `${standin.url}/imports/v1/proj-1/i/run`);
+  assert.equal(v1.body, '{"path_to_overwrite":"gs://b/x.csv"}');
+});
+
+it("invalid options throw at once an Error with code invalid_request naming the option", async () => {
+  for (const [options, name] of [[{ ...base(), importId: "a b" }, "importId"], [{ ...base(), importId: "i", baseUrl: "ftp://x" }, "baseUrl"], [{ ...base(), importId: "i", testConnection: "no" }, "testConnection"], [{ ...base(), importId: "i", colour: 1 }, "colour"], [{ importId: "i" }, "projectToken"]]) {
+    assert.throws(() => pkg.buildStartImportRequest(options), (e) => e instanceof Error && e.code === "invalid_request" && e.message.includes(name));
+    await assert.rejects(pkg.startImport(options), (e) => e instanceof Error && e.code === "invalid_request" && e.message.includes(name));
+  }
+  assert.throws(() => pkg.buildStartImportRequest(null), (e) => e.code === "invalid_request");
+  assert.equal(standin.requests.length, 0);
+});
+
+it("startImport starts an import against Bloomreach", async () => {
+  const result = await pkg.startImport({ ...base(), importId: "ok_npm1", path: "/upload/a.csv" });
+  assert.deepEqual(result, { ok: true, status: 200, attempts: 1 });
+  const [got] = standin.for("ok_npm1");
+  assert.equal(got.headers.authorization, BASIC);
+  assert.equal(got.body, '{"path":"/upload/a.csv"}');
+  assert.equal(got.headers["content-type"], "application/json");
+});
+
+it("startImport maps a 404 to import_not_found with Bloomreach's message", async () => {
+  const result = await pkg.startImport({ ...base(), importId: "notfound_npm" });
+  assert.deepEqual(result, { ok: false, status: 404, attempts: 1, code: "import_not_found", message: "Bloomreach answered 404: NotFoundError: Import not found" });
+});
+
+it("startImport retries a 429 and then succeeds", async () => {
+  const result = await pkg.startImport({ ...base(), importId: "ratelimitedonce_npm" });
+  assert.deepEqual(result, { ok: true, status: 200, attempts: 2 });
+  assert.equal(standin.for("ratelimitedonce_npm").length, 2);
+});
+
+it("startImport: faults give the contract's codes and never a second ambiguous request", async () => {
+  const cases = [
+    ["ratelimited_npm", "upstream_rate_limited", 2],
+    ["servererror_npm", "upstream_error", 1],
+    ["badgateway_npm", "upstream_error", 1],
+    ["hang_npm", "upstream_unreachable", 1],
+    ["reset_npm", "upstream_unreachable", 1],
+    ["forbidden_npm", "upstream_auth_failed", 1],
+    ["rejected_npm", "upstream_rejected", 1],
+  ];
+  for (const [importId, code, requests] of cases) {
+    const result = await pkg.startImport({ ...base(), importId, maxAttempts: 2, attemptTimeoutMs: 500, deadlineMs: 4000 });
+    assert.equal(result.code, code, importId);
+    assert.equal(standin.for(importId).length, requests, importId);
+  }
+  const refused = await pkg.startImport({ ...base(), importId: "x", baseUrl: `http://127.0.0.1:${await closedPort()}`, maxAttempts: 2 });
+  assert.equal(refused.code, "upstream_unreachable");
+  assert.equal(refused.status, null);
+  assert.equal(refused.attempts, 2, "a refused connection proves nothing was sent, so it is retried");
+});
+
+it("an injected fetch is used", async () => {
+  const calls = [];
+  const fakeFetch = async (url, init) => {
+    calls.push({ url, init });
+    return new Response('{"success": true}', { status: 200 });
+  };
+  const result = await pkg.startImport({ ...base(), importId: "injected", baseUrl: "https://api.example.test", fetch: fakeFetch });
+  assert.deepEqual(result, { ok: true, status: 200, attempts: 1 });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].url, "https://api.example.test/data/v1/projects/proj-1/imports/injected/start");
+  assert.equal(calls[0].init.headers.authorization, BASIC);
+  assert.equal(calls[0].init.body, undefined);
+  assert.equal(standin.requests.length, 0);
+});
+
+const cliEnv = () => ({ BLOOMREACH_PROJECT_TOKEN: "proj-1", BLOOMREACH_API_KEY_ID: KEY, BLOOMREACH_API_SECRET: SECRET, BLOOMREACH_API_BASE: standin.url });
+/** Runs the installed CLI without blocking this process (the stand-in lives here). */
+function cli(args, env = cliEnv()) {
+  return new Promise((resolve) => {
+    const child = spawn(NODE22, [path.join(dir, "node_modules/.bin/bloomreach-import-trigger"), ...args], { cwd: dir, env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => { stdout += d; });
+    child.stderr.on("data", (d) => { stderr += d; });
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+it("the CLI starts an import and exits 0", async () => {
+  const r = await cli(["start", "ok_cli", "--path", "/upload/x.csv", "--no-test-connection"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Started import ok_cli \(Bloomreach answered 200, attempts: 1\)/);
+  assert.equal(standin.for("ok_cli")[0].body, '{"path":"/upload/x.csv","test_connection":false}');
+});
+
+it("the CLI prints JSON with --json and a redacted dry run", async () => {
+  const r = await cli(["start", "ok_cli2", "--json", "--api", "imports-v1"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { ok: true, status: 200, attempts: 1 });
+  const dry = await cli(["start", "ok_cli3", "--dry-run", "--json"]);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.equal(JSON.parse(dry.stdout).request.headers.authorization, "Basic ***");
+  assert.equal(standin.for("ok_cli3").length, 0);
+  assert.ok(!dry.stdout.includes(SECRET) && !dry.stdout.includes(BASIC.slice(6)));
+});
+
+it("the CLI's exit codes tell input, refusal, auth and reachability apart", async () => {
+  assert.equal((await cli(["start", "bad.id"])).status, 2);
+  assert.equal((await cli(["stop", "x"])).status, 2);
+  assert.equal((await cli(["start", "x"], { ...cliEnv(), BLOOMREACH_PROJECT_TOKEN: "" })).status, 2);
+  assert.equal((await cli(["start", "notfound_cli"])).status, 3);
+  assert.equal((await cli(["start", "unauth_cli"])).status, 4);
+  assert.equal((await cli(["start", "servererror_cli"])).status, 5);
+  const r = await cli(["start", "x"], { ...cliEnv(), BLOOMREACH_API_BASE: `http://127.0.0.1:${await closedPort()}` });
+  assert.equal(r.status, 5);
+  assert.match(r.stderr, /upstream_unreachable/);
+});
+
+it("the TypeScript declarations type-check a usage file", () => {
+  const usage = `
+import { buildStartImportRequest, startImport, type StartImportResult } from "bloomreach-import-trigger";
+const req = buildStartImportRequest({ projectToken: "p", importId: "i", apiKeyId: "k", apiSecret: "s" });
+const body: string | null = req.body;
+async function go(): Promise<number> {
+  const r: StartImportResult = await startImport({ projectToken: "p", importId: "i", apiKeyId: "k", apiSecret: "s", api: "imports-v1", testConnection: false });
+  if (r.ok) return r.status;
+  const code: string = r.code;
+  return r.status ?? code.length;
+}
+void body; void go;
+`;
+  const bad = usage + `\nbuildStartImportRequest({ projectToken: "p" });\n`;
+  fs.writeFileSync(path.join(dir, "usage.ts"), usage);
+  fs.writeFileSync(path.join(dir, "bad.ts"), bad);
+  const tsc = path.join(root, "node_modules/typescript/bin/tsc");
+  const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom"];
+  const ok = run(NODE22, [tsc, ...flags, "usage.ts"]);
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  const fail = run(NODE22, [tsc, ...flags, "bad.ts"]);
+  assert.notEqual(fail.status, 0, "a call missing required options must not type-check");
+});
