@@ -64,3 +64,12 @@ ensure_tools() {
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
+
+# Node 20.9, the oldest Node the npm package supports, for its tests only.
+ensure_node20() {
+  local dir="$ROOT/tests/npm/node20"
+  if [ ! -x "$dir/node_modules/.bin/node" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    step "Installing Node 20.9 for the npm package's tests (npm ci in tests/npm/node20)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/npm/node20 failed"
+  fi
+}

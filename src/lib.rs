@@ -18,6 +18,8 @@ mod env_lookup;
 mod http;
 mod log;
 mod upstream;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_tests;
 
 use wasm_bindgen::prelude::*;
 use worker::{event, Env};

@@ -26,7 +26,11 @@ fn read_config(text: &str, env: Option<&str>) -> Result<CronConfig, String> {
         None => Vec::new(),
         Some(toml::Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or("[triggers] crons must be strings"))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or("[triggers] crons must be strings")
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("[triggers] crons must be a list of strings".into()),
     };
@@ -123,9 +127,18 @@ mod tests {
             "#,
         );
         let text = found.join("\n");
-        assert!(text.contains(r#"SCHEDULES["0 9 * * *"]: this cron is not among [triggers] crons"#), "{text}");
-        assert!(text.contains(r#"SCHEDULES["0 9 * * *"][0].path: unknown placeholder {nope}"#), "{text}");
-        assert!(text.contains(r#"[triggers] crons: "30 1 * * *" has no jobs in SCHEDULES"#), "{text}");
+        assert!(
+            text.contains(r#"SCHEDULES["0 9 * * *"]: this cron is not among [triggers] crons"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"SCHEDULES["0 9 * * *"][0].path: unknown placeholder {nope}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"[triggers] crons: "30 1 * * *" has no jobs in SCHEDULES"#),
+            "{text}"
+        );
         assert_eq!(found.len(), 3);
     }
 
@@ -144,7 +157,10 @@ mod tests {
 
     #[test]
     fn broken_documents_and_missing_schedules_are_reported() {
-        assert_eq!(check("[vars]\nSCHEDULES = '{'\n[triggers]\ncrons = []").len(), 1);
+        assert_eq!(
+            check("[vars]\nSCHEDULES = '{'\n[triggers]\ncrons = []").len(),
+            1
+        );
         assert_eq!(check("[triggers]\ncrons = [\"0 3 * * *\"]").len(), 1);
         assert!(check("").is_empty());
         assert!(read_config("not toml [", None).is_err());
@@ -155,6 +171,9 @@ mod tests {
     fn an_environment_section_is_checked_when_named() {
         let text = "[env.staging.vars]\nSCHEDULES = '{\"0 3 * * *\": []}'\n[env.staging.triggers]\ncrons = [\"0 3 * * *\"]\n";
         let found = problems(&read_config(text, Some("staging")).unwrap());
-        assert_eq!(found, vec![r#"SCHEDULES["0 3 * * *"]: has no jobs"#.to_owned()]);
+        assert_eq!(
+            found,
+            vec![r#"SCHEDULES["0 3 * * *"]: has no jobs"#.to_owned()]
+        );
     }
 }

@@ -100,7 +100,9 @@ impl ErrorCode {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::Unauthorized
             | ErrorCode::IdempotencyKeyReused => 2,
-            ErrorCode::ImportNotFound | ErrorCode::UpstreamRejected | ErrorCode::UpstreamRateLimited => 3,
+            ErrorCode::ImportNotFound
+            | ErrorCode::UpstreamRejected
+            | ErrorCode::UpstreamRateLimited => 3,
             ErrorCode::UpstreamAuthFailed => 4,
             ErrorCode::UpstreamError | ErrorCode::UpstreamUnreachable => 5,
         }
@@ -192,8 +194,12 @@ mod tests {
         assert_eq!(ErrorCode::UpstreamRejected.exit_code(), 3);
         assert_eq!(ErrorCode::UpstreamAuthFailed.exit_code(), 4);
         assert_eq!(ErrorCode::UpstreamUnreachable.exit_code(), 5);
-        assert!(ErrorCode::ALL.iter().all(|c| (2..=5).contains(&c.exit_code())));
-        assert!(ErrorCode::ALL.iter().all(|c| ErrorCode::from_name(c.as_str()) == Some(*c)));
+        assert!(ErrorCode::ALL
+            .iter()
+            .all(|c| (2..=5).contains(&c.exit_code())));
+        assert!(ErrorCode::ALL
+            .iter()
+            .all(|c| ErrorCode::from_name(c.as_str()) == Some(*c)));
         assert_eq!(ErrorCode::from_name("nope"), None);
     }
 }

@@ -179,11 +179,8 @@ mod tests {
             (r#""maxAttempts":0"#, "maxAttempts:"),
             (r#""importID":"x""#, "options: unknown option \"importID\""),
         ] {
-            let e = StartOptions::from_json(&format!(
-                "{{{}}}",
-                BASE.replace(r#""importId":"i""#, "\"importId\":\"i\"") + "," + extra
-            ))
-            .unwrap_err();
+            let e = StartOptions::from_json(&format!("{{{}}}", BASE.to_owned() + "," + extra))
+                .unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest);
             assert!(e.message.starts_with(name), "{} / {name}", e.message);
         }

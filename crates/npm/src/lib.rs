@@ -86,12 +86,25 @@ pub struct StartRun {
 /// than a derived type, which would link serde's float printing into the wasm.
 fn read_outcome(text: &str) -> Option<AttemptOutcome> {
     let v: Value = serde_json::from_str(text).ok()?;
-    let reason = || v.get("reason").and_then(Value::as_str).unwrap_or("").to_owned();
+    let reason = || {
+        v.get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     match v.get("kind")?.as_str()? {
         "answered" => Some(AttemptOutcome::Answered {
             status: u16::try_from(v.get("status")?.as_u64()?).ok()?,
-            retry_after: v.get("retryAfter").and_then(Value::as_str).map(str::to_owned),
-            body: v.get("body").and_then(Value::as_str).unwrap_or("").as_bytes().to_vec(),
+            retry_after: v
+                .get("retryAfter")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            body: v
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec(),
         }),
         "notSent" => Some(AttemptOutcome::NotSent { reason: reason() }),
         "timedOut" => Some(AttemptOutcome::TimedOut),
@@ -175,7 +188,10 @@ mod tests {
     #[test]
     fn build_request_gives_the_request_or_the_error() {
         let v: Value = serde_json::from_str(&build_request(OPTIONS)).unwrap();
-        assert_eq!(v["request"]["url"], "http://127.0.0.1:9/data/v1/projects/p/imports/i/start");
+        assert_eq!(
+            v["request"]["url"],
+            "http://127.0.0.1:9/data/v1/projects/p/imports/i/start"
+        );
         assert_eq!(v["request"]["headers"]["authorization"], "Basic azpz");
         assert_eq!(v["request"]["body"], Value::Null);
         let v: Value = serde_json::from_str(&build_request("{}")).unwrap();
@@ -185,23 +201,46 @@ mod tests {
     #[test]
     fn a_run_steps_through_outcomes_given_as_json() {
         let mut run = StartRun::new(OPTIONS, 1000.0).unwrap();
-        assert_eq!(run.first_step(), r#"{"afterMs":0,"timeoutMs":10000,"type":"send"}"#);
+        assert_eq!(
+            run.first_step(),
+            r#"{"afterMs":0,"timeoutMs":10000,"type":"send"}"#
+        );
         let step: Value = serde_json::from_str(&run.on_outcome(
-            r#"{"kind":"answered","status":429,"retryAfter":"1","body":""}"#, 1010.0, 0.0)).unwrap();
+            r#"{"kind":"answered","status":429,"retryAfter":"1","body":""}"#,
+            1010.0,
+            0.0,
+        ))
+        .unwrap();
         assert_eq!(step["type"], "send");
         assert_eq!(step["afterMs"], 1000);
         let step: Value = serde_json::from_str(&run.on_outcome(
-            r#"{"kind":"answered","status":404,"retryAfter":null,"body":"{\"error\":\"gone\"}"}"#, 2020.0, 0.0)).unwrap();
-        assert_eq!(step["result"], json!({"ok": false, "status": 404, "attempts": 2, "code": "import_not_found", "message": "Bloomreach answered 404: gone", "retryAfter": null}));
+            r#"{"kind":"answered","status":404,"retryAfter":null,"body":"{\"error\":\"gone\"}"}"#,
+            2020.0,
+            0.0,
+        ))
+        .unwrap();
+        assert_eq!(
+            step["result"],
+            json!({"ok": false, "status": 404, "attempts": 2, "code": "import_not_found", "message": "Bloomreach answered 404: gone", "retryAfter": null})
+        );
         let step: Value = serde_json::from_str(&run.on_outcome("nonsense", 3000.0, 0.0)).unwrap();
         assert_eq!(step["result"]["code"], "upstream_unreachable");
     }
 
     #[test]
     fn outcomes_of_every_kind_are_read() {
-        assert!(matches!(read_outcome(r#"{"kind":"timedOut"}"#), Some(AttemptOutcome::TimedOut)));
-        assert!(matches!(read_outcome(r#"{"kind":"notSent","reason":"ECONNREFUSED"}"#), Some(AttemptOutcome::NotSent { .. })));
-        assert!(matches!(read_outcome(r#"{"kind":"failed"}"#), Some(AttemptOutcome::Failed { .. })));
+        assert!(matches!(
+            read_outcome(r#"{"kind":"timedOut"}"#),
+            Some(AttemptOutcome::TimedOut)
+        ));
+        assert!(matches!(
+            read_outcome(r#"{"kind":"notSent","reason":"ECONNREFUSED"}"#),
+            Some(AttemptOutcome::NotSent { .. })
+        ));
+        assert!(matches!(
+            read_outcome(r#"{"kind":"failed"}"#),
+            Some(AttemptOutcome::Failed { .. })
+        ));
         assert!(read_outcome(r#"{"kind":"answered","status":70000,"body":""}"#).is_none());
         assert!(read_outcome("[]").is_none());
     }

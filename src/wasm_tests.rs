@@ -1,0 +1,129 @@
+//! Tests of the shell code that only runs in wasm (`wasm-bindgen-test`, under Node):
+//! reading the environment, reading bodies, building responses, and the two
+//! concurrency helpers. Run by scripts/test.
+
+use crate::concurrency::{map_bounded, race, First};
+use crate::env_lookup::EnvLookup;
+use bloomreach_import_core::{ErrorCode, Lookup, Reply};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+use worker::Env;
+
+/// A timer for these tests. Not `worker::Delay`: it expects the Workers runtime's
+/// numeric timer ids, and Node's `setTimeout` returns an object.
+async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout: js_sys::Function =
+            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+                .unwrap()
+                .unchecked_into();
+        set_timeout
+            .call2(&JsValue::UNDEFINED, &resolve, &ms.into())
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+fn env_of(pairs: &[(&str, JsValue)]) -> Env {
+    let object = js_sys::Object::new();
+    for (k, v) in pairs {
+        js_sys::Reflect::set(&object, &JsValue::from_str(k), v).unwrap();
+    }
+    object.unchecked_into()
+}
+
+#[wasm_bindgen_test]
+fn env_lookup_reads_strings_and_structured_vars_as_json() {
+    let table = js_sys::JSON::parse(r#"{"0 3 * * *":[{"import_id":"a"}]}"#).unwrap();
+    let env = env_of(&[
+        ("NAME", "value".into()),
+        ("SCHEDULES", table),
+        ("NUMBER", 5.into()),
+    ]);
+    let lookup = EnvLookup(&env);
+    assert_eq!(lookup.get("NAME").as_deref(), Some("value"));
+    assert_eq!(
+        lookup.get("SCHEDULES").as_deref(),
+        Some(r#"{"0 3 * * *":[{"import_id":"a"}]}"#)
+    );
+    assert_eq!(lookup.get("MISSING"), None);
+    assert_eq!(lookup.get("NUMBER"), None);
+}
+
+fn request_with_body(body: &str) -> web_sys::Request {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    web_sys::Request::new_with_str_and_init("http://w.test/imports/a/start", &init).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn bodies_are_read_whole_up_to_the_limit() {
+    let body = crate::body::read_limited(&request_with_body(r#"{"path":"/x"}"#))
+        .await
+        .unwrap();
+    assert_eq!(body, br#"{"path":"/x"}"#);
+    let none = web_sys::Request::new_with_str("http://w.test/healthz").unwrap();
+    assert!(crate::body::read_limited(&none).await.unwrap().is_empty());
+    let big = "x".repeat(16 * 1024 + 1);
+    let error = crate::body::read_limited(&request_with_body(&big))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::PayloadTooLarge);
+}
+
+#[wasm_bindgen_test]
+async fn replies_become_json_responses_with_their_headers() {
+    let mut reply = Reply::json(503, &serde_json::json!({"ok": false}));
+    reply.headers.push(("retry-after", "7".into()));
+    let response = crate::http::to_response(&reply).unwrap();
+    assert_eq!(response.status(), 503);
+    let headers = response.headers();
+    assert_eq!(
+        headers.get("content-type").unwrap().as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        headers.get("cache-control").unwrap().as_deref(),
+        Some("no-store")
+    );
+    assert_eq!(headers.get("retry-after").unwrap().as_deref(), Some("7"));
+    let text = JsFuture::from(response.text().unwrap()).await.unwrap();
+    assert_eq!(text.as_string().as_deref(), Some(r#"{"ok":false}"#));
+}
+
+#[wasm_bindgen_test]
+async fn race_returns_the_first_to_finish() {
+    let fast = async { "fast" };
+    let slow = sleep(50);
+    assert!(matches!(race(fast, slow).await, First::Left("fast")));
+    let never = std::future::pending::<()>();
+    let timer = sleep(5);
+    assert!(matches!(race(never, timer).await, First::Right(())));
+}
+
+#[wasm_bindgen_test]
+async fn map_bounded_keeps_order_and_the_limit() {
+    let running = Rc::new(Cell::new(0usize));
+    let most = Rc::new(Cell::new(0usize));
+    let out = map_bounded((0..9u64).collect(), 3, |i| {
+        let running = running.clone();
+        let most = most.clone();
+        async move {
+            running.set(running.get() + 1);
+            most.set(most.get().max(running.get()));
+            sleep(5 + (9 - i) as u32).await;
+            running.set(running.get() - 1);
+            i * 10
+        }
+    })
+    .await;
+    assert_eq!(out, (0..9u64).map(|i| i * 10).collect::<Vec<_>>());
+    assert_eq!(most.get(), 3);
+    assert!(map_bounded(Vec::<u8>::new(), 6, |x| async move { x })
+        .await
+        .is_empty());
+}
