@@ -32,7 +32,8 @@ ensure_wasm_target() {
 # ensure_cargo_tool BINARY CRATE VERSION [--locked]
 ensure_cargo_tool() {
   local bin="$1" crate="$2" version="$3" locked="${4:-}"
-  if "$CARGO_HOME/bin/$bin" --version 2>/dev/null | grep -q " $version\b"; then
+  # `worker-build --version` prints the bare version, `wasm-bindgen --version` "name version".
+  if "$CARGO_HOME/bin/$bin" --version 2>/dev/null | grep -qE "(^| )$version\$"; then
     return 0
   fi
   step "Installing $crate $version (cargo install; a few minutes, once)"
