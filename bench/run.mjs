@@ -1,0 +1,126 @@
+// The benchmark: size, startup and throughput of the Rust worker, side by side with
+// the floor (the Bloomreach stand-in called directly) and a plain JavaScript worker
+// (bench/js-baseline). Every server listens on 127.0.0.1 and is stopped at the end.
+// Not a test: it prints figures and asserts nothing. Run through scripts/bench.
+import autocannon from "autocannon";
+import { Miniflare } from "miniflare";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { SECRETS, TOKEN, PROJECT, COMPATIBILITY_DATE } from "../tests/support/worker-harness.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const DURATION_S = Number(process.env.BENCH_SECONDS || 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
+const STARTUP_RUNS = 5;
+
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+const gz = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
+const size = (file) => fs.statSync(file).size;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function row(cells) {
+  console.log("| " + cells.join(" | ") + " |");
+}
+
+// ---- sizes
+const workerWasm = path.join(root, "build/index_bg.wasm");
+const workerJs = path.join(root, "build/index.js");
+const shim = path.join(root, "build/worker/shim.mjs");
+const npmWasm = path.join(root, "npm/wasm/node/bloomreach_import_trigger_js_bg.wasm");
+const tarball = fs.readdirSync(path.join(root, "npm/pkg")).filter((f) => f.endsWith(".tgz")).map((f) => path.join(root, "npm/pkg", f))[0];
+const uploadFiles = [workerWasm, workerJs, ...(fs.existsSync(shim) ? [shim] : [])];
+const upload = uploadFiles.reduce((n, f) => n + size(f), 0);
+const uploadGz = uploadFiles.reduce((n, f) => n + gz(f), 0);
+const baselineJs = path.join(root, "bench/js-baseline/worker.mjs");
+
+console.log(`\nbloomreach-import-trigger benchmark, ${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}\n`);
+console.log("## Size\n");
+row(["what", "raw", "gzipped", "goal"]);
+row(["---", "---", "---", "---"]);
+row(["worker wasm", kb(size(workerWasm)), kb(gz(workerWasm)), "<= 100 KB gz (aim 64 KB)"]);
+row(["worker JS glue (index.js)", kb(size(workerJs)), kb(gz(workerJs)), ""]);
+row(["worker upload in all", kb(upload), kb(uploadGz), ""]);
+row(["JS baseline worker", kb(size(baselineJs)), kb(gz(baselineJs)), ""]);
+row(["npm wasm", kb(size(npmWasm)), kb(gz(npmWasm)), "<= 60 KB gz (aim 40 KB)"]);
+row(["npm tarball", kb(size(tarball)), "", ""]);
+
+// ---- servers
+async function startStandinProcess() {
+  const child = spawn(process.execPath, [path.join(root, "tests/support/bloomreach-standin.mjs"), "--quiet", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      const m = String(d).match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", () => reject(new Error("the stand-in stopped")));
+    setTimeout(() => reject(new Error("the stand-in did not start in 10 s")), 10000);
+  });
+  return { url, stop: () => child.kill() };
+}
+
+function miniflareFor(kind, upstream) {
+  const bindings = { ...SECRETS, BLOOMREACH_PROJECT_TOKEN: PROJECT, BLOOMREACH_API_BASE: upstream };
+  // Log lines are read and dropped, as a log pipeline would take them.
+  const drain = (stream) => stream.resume();
+  const common = { modules: true, compatibilityDate: COMPATIBILITY_DATE, bindings, host: "127.0.0.1", port: 0, handleRuntimeStdio: (out, err) => { drain(out); drain(err); } };
+  return kind === "rust"
+    ? new Miniflare({ ...common, scriptPath: workerJs, modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }] })
+    : new Miniflare({ ...common, scriptPath: baselineJs });
+}
+
+async function startupMs(kind, upstream) {
+  const times = [];
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    const t0 = performance.now();
+    const mf = miniflareFor(kind, upstream);
+    const url = await mf.ready;
+    const res = await fetch(new URL("/healthz", url));
+    await res.text();
+    times.push(performance.now() - t0);
+    await mf.dispose();
+  }
+  return median(times);
+}
+
+function load(url, path, headers) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url: url + path, method: "POST", headers, connections: CONNECTIONS, duration: DURATION_S }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+
+const standin = await startStandinProcess();
+try {
+  console.log("\n## Startup (cold start of the local runtime to its first answer, median of 5)\n");
+  const rustStart = await startupMs("rust", standin.url);
+  const jsStart = await startupMs("js", standin.url);
+  row(["worker", "ms"]);
+  row(["---", "---"]);
+  row(["Rust (this worker)", rustStart.toFixed(0)]);
+  row(["JS baseline", jsStart.toFixed(0)]);
+
+  console.log(`\n## Throughput: POST /imports/{id}/start, ${CONNECTIONS} connections, ${DURATION_S} s each\n`);
+  const results = {};
+  results.floor = await load(standin.url, `/data/v1/projects/${PROJECT}/imports/bench/start`, { authorization: "Basic eDp5" });
+  for (const kind of ["rust", "js"]) {
+    const mf = miniflareFor(kind, standin.url);
+    const url = String(await mf.ready).replace(/\/$/, "");
+    await load(url, "/imports/warmup/start", { authorization: `Bearer ${TOKEN}` });
+    results[kind] = await load(url, `/imports/bench_${kind}/start`, { authorization: `Bearer ${TOKEN}` });
+    await mf.dispose();
+  }
+  row(["target", "requests/s", "p50 ms", "p99 ms", "non-2xx", "errors"]);
+  row(["---", "---", "---", "---", "---", "---"]);
+  for (const [name, r] of [["(a) stand-in directly (floor)", results.floor], ["(b) Rust worker", results.rust], ["(c) JS baseline worker", results.js]]) {
+    row([name, r.requests.average.toFixed(0), r.latency.p50.toFixed(1), r.latency.p99.toFixed(1), r.non2xx, r.errors]);
+  }
+  const ratio = (a, b) => (a / b).toFixed(2);
+  console.log(`\nthroughput b/a ${ratio(results.rust.requests.average, results.floor.requests.average)}, b/c ${ratio(results.rust.requests.average, results.js.requests.average)} (goal >= 1.0)`);
+  console.log(`latency added over the floor at p50: ${(results.rust.latency.p50 - results.floor.latency.p50).toFixed(1)} ms (goal <= 1 ms); JS baseline adds ${(results.js.latency.p50 - results.floor.latency.p50).toFixed(1)} ms`);
+  console.log("\nCPU per request inside the runtime: not reported by the local runtime (workerd gives no per-request CPU time outside Cloudflare).");
+} finally {
+  standin.stop();
+}
