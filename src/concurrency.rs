@@ -1,32 +1,9 @@
-//! Two small ways of running futures together, written here rather than taken from
-//! `futures-util`: its `select` and `buffer_unordered` (FuturesUnordered) cost a few KB
-//! of wasm, and the worker needs only these two simple forms.
+//! Running the jobs of a cron event together, at most N at a time. Written here rather
+//! than taken from `futures-util`: its `buffer_unordered` (FuturesUnordered) costs a few
+//! KB of wasm, and the worker needs only this simple form.
 
 use std::future::{poll_fn, Future};
-use std::pin::pin;
 use std::task::Poll;
-
-/// Which of two futures finished first.
-pub enum First<A, B> {
-    Left(A),
-    Right(B),
-}
-
-/// Runs both futures and returns the first to finish; the other is dropped.
-pub async fn race<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
-    poll_fn(|cx| {
-        if let Poll::Ready(x) = a.as_mut().poll(cx) {
-            return Poll::Ready(First::Left(x));
-        }
-        if let Poll::Ready(y) = b.as_mut().poll(cx) {
-            return Poll::Ready(First::Right(y));
-        }
-        Poll::Pending
-    })
-    .await
-}
 
 /// Runs `tasks` through `f`, at most `limit` at a time, and returns the outputs in
 /// the order of `tasks`.

@@ -1,7 +1,8 @@
 //! Sending a start to Bloomreach with the runtime's `fetch` and timers, as the core's
 //! [`StartRun`] asks: each attempt aborted after its timeout, waits between attempts.
+//! The timeout is the runtime's own `AbortSignal.timeout`, which also bounds reading
+//! the answer's body.
 
-use crate::concurrency::{race, First};
 use bloomreach_import_core::{
     AttemptOutcome, RetryLimits, RunResult, StartRun, Step, UpstreamRequest,
 };
@@ -34,34 +35,21 @@ pub async fn start(request: &UpstreamRequest, limits: RetryLimits) -> RunResult 
     }
 }
 
-/// One attempt, bounded by `timeout_ms` from sending to the last byte of the answer.
+/// One attempt, bounded by `timeout_ms` from sending to the last byte of the answer:
+/// the runtime's own `AbortSignal.timeout` aborts both the call and the body's reading.
 async fn attempt(request: &UpstreamRequest, timeout_ms: u64) -> AttemptOutcome {
-    let controller = match web_sys::AbortController::new() {
-        Ok(c) => c,
-        Err(e) => {
-            return AttemptOutcome::NotSent {
-                reason: describe(&e),
-            }
-        }
-    };
-    let exchange = exchange(request, controller.clone());
-    let timer = Delay::from(Duration::from_millis(timeout_ms));
-    match race(exchange, timer).await {
-        First::Left(outcome) => outcome,
-        First::Right(()) => {
-            controller.abort();
+    let signal = web_sys::AbortSignal::timeout_with_f64(timeout_ms as f64);
+    let outcome = exchange(request, &signal).await;
+    match outcome {
+        AttemptOutcome::Failed { .. } | AttemptOutcome::NotSent { .. } if signal.aborted() => {
             AttemptOutcome::TimedOut
         }
+        other => other,
     }
 }
 
-async fn exchange(
-    request: &UpstreamRequest,
-    controller: web_sys::AbortController,
-) -> AttemptOutcome {
-    let not_sent = |e: JsValue| AttemptOutcome::NotSent {
-        reason: describe(&e),
-    };
+async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> AttemptOutcome {
+    let not_sent = |e: JsValue| AttemptOutcome::NotSent { reason: describe(&e) };
     let init = web_sys::RequestInit::new();
     init.set_method(request.method);
     let headers = match web_sys::Headers::new() {
@@ -69,9 +57,8 @@ async fn exchange(
         Err(e) => return not_sent(e),
     };
     for (name, value) in request.headers() {
-        if let Err(e) = headers.set(name, value) {
+        if headers.set(name, value).is_err() {
             // Never echo the value: it may be the authorization.
-            let _ = e;
             return AttemptOutcome::NotSent {
                 reason: format!("the runtime refused the {name} header"),
             };
@@ -81,7 +68,7 @@ async fn exchange(
     if let Some(body) = &request.body {
         init.set_body(&JsValue::from_str(body));
     }
-    init.set_signal(Some(&controller.signal()));
+    init.set_signal(Some(signal));
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let response = match JsFuture::from(global.fetch_with_str_and_init(&request.url, &init)).await {
         Ok(r) => r.unchecked_into::<web_sys::Response>(),
@@ -89,7 +76,8 @@ async fn exchange(
     };
     let status = response.status();
     let retry_after = response.headers().get("retry-after").ok().flatten();
-    // The status decides the outcome; a body cut off midway leaves what was read.
+    // The status decides the outcome; a body cut off midway (or by the timeout)
+    // leaves what was read.
     let body = match response.array_buffer() {
         Ok(promise) => match JsFuture::from(promise).await {
             Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),

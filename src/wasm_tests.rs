@@ -1,8 +1,8 @@
 //! Tests of the shell code that only runs in wasm (`wasm-bindgen-test`, under Node):
-//! reading the environment, reading bodies, building responses, and the two
-//! concurrency helpers. Run by scripts/test.
+//! reading the environment, reading bodies, building responses, and running cron jobs
+//! at most N at a time. Run by scripts/test.
 
-use crate::concurrency::{map_bounded, race, First};
+use crate::concurrency::map_bounded;
 use crate::env_lookup::EnvLookup;
 use bloomreach_import_core::{ErrorCode, Lookup, Reply};
 use std::cell::Cell;
@@ -93,16 +93,6 @@ async fn replies_become_json_responses_with_their_headers() {
     assert_eq!(headers.get("retry-after").unwrap().as_deref(), Some("7"));
     let text = JsFuture::from(response.text().unwrap()).await.unwrap();
     assert_eq!(text.as_string().as_deref(), Some(r#"{"ok":false}"#));
-}
-
-#[wasm_bindgen_test]
-async fn race_returns_the_first_to_finish() {
-    let fast = async { "fast" };
-    let slow = sleep(50);
-    assert!(matches!(race(fast, slow).await, First::Left("fast")));
-    let never = std::future::pending::<()>();
-    let timer = sleep(5);
-    assert!(matches!(race(never, timer).await, First::Right(())));
 }
 
 #[wasm_bindgen_test]
