@@ -17,6 +17,13 @@ export const TOKEN = "caller-token-one-0123456789";
 export const TOKEN2 = "caller-token-two-abcdefghij";
 export const PROJECT = "2d0be12a-4b0c-12ec-87da-86c198934217";
 
+const everyWorker = [];
+
+/** Every answer and log line of every worker started in this process. */
+export function allOutput() {
+  return everyWorker.flatMap((w) => [...w.responses, ...w.logs]);
+}
+
 /**
  * Starts the worker. `bindings` are added to (or, as `undefined`, removed from) the
  * defaults. Resolves to { fetch, scheduled, logs, close }.
@@ -54,11 +61,14 @@ export async function startWorker({ upstream, bindings = {}, kv = false } = {}) 
   const worker = {
     url: url.toString().replace(/\/$/, ""),
     logs,
+    /** Every answer this worker gave a test, as text with its headers. */
+    responses: [],
     /** Log lines that are JSON objects, parsed. */
     jsonLogs: () => logs.flatMap((l) => { const i = l.indexOf("{"); if (i < 0) return []; try { return [JSON.parse(l.slice(i))]; } catch { return []; } }),
     async fetch(pathAndQuery, init = {}) {
       const res = await fetch(worker.url + pathAndQuery, init);
       const text = await res.text();
+      worker.responses.push(text, JSON.stringify([...res.headers]));
       let body = null;
       try { body = JSON.parse(text); } catch { body = null; }
       return { status: res.status, headers: res.headers, text, body };
@@ -71,6 +81,7 @@ export async function startWorker({ upstream, bindings = {}, kv = false } = {}) 
     },
     close: () => mf.dispose(),
   };
+  everyWorker.push(worker);
   return worker;
 }
 
