@@ -29,6 +29,7 @@ pub async fn run(cron: &str, scheduled_ms: f64, env: &Env) -> Result<(), String>
                     attempts: 0,
                     duration_ms: 0,
                     dry_run: false,
+                    replayed: false,
                 }
                 .to_line(),
             );
@@ -59,6 +60,7 @@ async fn run_job(job: PlannedJob, limits: RetryLimits, cause: &str) -> bool {
         attempts: 0,
         duration_ms: 0,
         dry_run: false,
+        replayed: false,
     };
     let ok = match &job.request {
         Err(error) => {

@@ -1,7 +1,9 @@
 //! The HTTP endpoint's shell: reads the request, asks the core, answers.
 
 use crate::env_lookup::EnvLookup;
+use crate::idempotency::{self, Begin};
 use crate::{body, log, upstream};
+use bloomreach_import_core::idempotency as idempotency_core;
 use bloomreach_import_core::endpoint::{self, Route};
 use bloomreach_import_core::{ApiKind, Lookup, Reply, TriggerError, TriggerLog};
 use wasm_bindgen::JsValue;
@@ -39,6 +41,7 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
         attempts: 0,
         duration_ms: 0,
         dry_run: false,
+        replayed: false,
     };
 
     let cause = match endpoint::authorize(&lookup, header(req, "authorization").as_deref()) {
@@ -69,13 +72,30 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
         log::line(&entry.to_line());
         return endpoint::dry_run_reply(&prepared);
     }
+    let held = match header(req, idempotency_core::HEADER) {
+        None => None,
+        Some(key) => match idempotency::begin(env, &key, &prepared.start).await {
+            Ok(Begin::Proceed(held)) => Some(held),
+            Ok(Begin::Answer(reply)) => {
+                entry.replayed = true;
+                entry.duration_ms = elapsed();
+                log::line(&entry.to_line());
+                return reply;
+            }
+            Err(error) => return refuse(entry, &error, elapsed()),
+        },
+    };
     let result = upstream::start(&prepared.upstream, prepared.limits).await;
+    let reply = endpoint::outcome_reply(&prepared.start, &result);
+    if let Some(held) = held {
+        held.finish(&result, &reply).await;
+    }
     entry.error = result.outcome.as_ref().err();
     entry.upstream_status = result.outcome.as_ref().ok().map(|a| a.status);
     entry.attempts = result.attempts;
     entry.duration_ms = elapsed();
     log::line(&entry.to_line());
-    endpoint::outcome_reply(&prepared.start, &result)
+    reply
 }
 
 /// Logs a request refused before any upstream call, and answers it.

@@ -16,6 +16,7 @@ mod concurrency;
 mod cron;
 mod env_lookup;
 mod http;
+mod idempotency;
 mod log;
 mod upstream;
 #[cfg(all(test, target_arch = "wasm32"))]

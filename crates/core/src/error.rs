@@ -22,11 +22,13 @@ pub enum ErrorCode {
     Misconfigured,
     /// Not in the contract's table: an `Idempotency-Key` reused with another body.
     IdempotencyKeyReused,
+    /// Not in the contract's table: a request with this `Idempotency-Key` is under way.
+    IdempotencyKeyInProgress,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::PathNotAllowed,
@@ -41,6 +43,7 @@ impl ErrorCode {
         ErrorCode::UpstreamUnreachable,
         ErrorCode::Misconfigured,
         ErrorCode::IdempotencyKeyReused,
+        ErrorCode::IdempotencyKeyInProgress,
     ];
 
     /// The code of its JSON name, if it is one.
@@ -65,6 +68,7 @@ impl ErrorCode {
             ErrorCode::UpstreamUnreachable => "upstream_unreachable",
             ErrorCode::Misconfigured => "misconfigured",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyInProgress => "idempotency_key_in_progress",
         }
     }
 
@@ -80,6 +84,7 @@ impl ErrorCode {
             ErrorCode::UpstreamRejected | ErrorCode::IdempotencyKeyReused => 422,
             ErrorCode::UpstreamAuthFailed | ErrorCode::UpstreamError => 502,
             ErrorCode::UpstreamRateLimited => 503,
+            ErrorCode::IdempotencyKeyInProgress => 409,
             ErrorCode::UpstreamUnreachable => 504,
             ErrorCode::Misconfigured => 500,
         }
@@ -99,7 +104,8 @@ impl ErrorCode {
             | ErrorCode::NotFound
             | ErrorCode::MethodNotAllowed
             | ErrorCode::Unauthorized
-            | ErrorCode::IdempotencyKeyReused => 2,
+            | ErrorCode::IdempotencyKeyReused
+            | ErrorCode::IdempotencyKeyInProgress => 2,
             ErrorCode::ImportNotFound
             | ErrorCode::UpstreamRejected
             | ErrorCode::UpstreamRateLimited => 3,
@@ -180,6 +186,7 @@ mod tests {
             ("upstream_unreachable", 504),
             ("misconfigured", 500),
             ("idempotency_key_reused", 422),
+            ("idempotency_key_in_progress", 409),
         ];
         for (code, (name, status)) in ErrorCode::ALL.iter().zip(expected) {
             assert_eq!(code.as_str(), name);

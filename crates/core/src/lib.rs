@@ -13,6 +13,7 @@ pub mod civil_time;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod log_line;
 pub mod options;

@@ -22,6 +22,8 @@ pub struct TriggerLog<'a> {
     pub attempts: u32,
     pub duration_ms: u64,
     pub dry_run: bool,
+    /// Answered from an `Idempotency-Key` record, without calling Bloomreach.
+    pub replayed: bool,
 }
 
 impl TriggerLog<'_> {
@@ -58,6 +60,9 @@ impl TriggerLog<'_> {
         if self.dry_run {
             m.insert("dry_run".into(), true.into());
         }
+        if self.replayed {
+            m.insert("idempotent_replay".into(), true.into());
+        }
         Value::Object(m).to_string()
     }
 }
@@ -80,6 +85,7 @@ mod tests {
             attempts: 1,
             duration_ms: 12,
             dry_run: false,
+            replayed: false,
         }
         .to_line();
         assert!(!line.contains('\n'));
