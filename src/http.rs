@@ -3,8 +3,8 @@
 use crate::env_lookup::EnvLookup;
 use crate::idempotency::{self, Begin};
 use crate::{body, log, upstream};
-use bloomreach_import_core::idempotency as idempotency_core;
 use bloomreach_import_core::endpoint::{self, Route};
+use bloomreach_import_core::idempotency as idempotency_core;
 use bloomreach_import_core::{ApiKind, Lookup, Reply, TriggerError, TriggerLog};
 use wasm_bindgen::JsValue;
 use worker::Env;

@@ -12,7 +12,6 @@ use crate::env_lookup::EnvLookup;
 use bloomreach_import_core::idempotency::{self as core, Decision, IdempotencyKey};
 use bloomreach_import_core::{Lookup, Reply, RunResult, StartRequest, TriggerError};
 use std::cell::RefCell;
-use std::collections::HashSet;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
@@ -30,8 +29,9 @@ extern "C" {
 }
 
 thread_local! {
-    /// Keys whose start is under way in this instance.
-    static IN_FLIGHT: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    /// Keys whose start is under way in this instance. A `Vec`, not a `HashSet`: it
+    /// holds a handful of keys at most, and hashing costs several KB of wasm.
+    static IN_FLIGHT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Holds a key for the duration of one start; dropping it releases the lock.
@@ -44,7 +44,7 @@ pub struct Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        IN_FLIGHT.with(|keys| keys.borrow_mut().remove(&self.record_key));
+        IN_FLIGHT.with(|keys| keys.borrow_mut().retain(|k| *k != self.record_key));
     }
 }
 
@@ -57,7 +57,10 @@ pub enum Begin {
 }
 
 fn kv_failure(_: JsValue) -> TriggerError {
-    TriggerError::misconfigured(format!("{}: could not be read or written", core::KV_BINDING))
+    TriggerError::misconfigured(format!(
+        "{}: could not be read or written",
+        core::KV_BINDING
+    ))
 }
 
 fn put_options(ttl_secs: u64) -> JsValue {
@@ -71,7 +74,8 @@ fn put_options(ttl_secs: u64) -> JsValue {
 /// from it or marks the key as under way.
 pub async fn begin(env: &Env, raw_key: &str, start: &StartRequest) -> Result<Begin, TriggerError> {
     let key = IdempotencyKey::parse(raw_key)?;
-    let binding = js_sys::Reflect::get(env.as_ref(), &core::KV_BINDING.into()).map_err(kv_failure)?;
+    let binding =
+        js_sys::Reflect::get(env.as_ref(), &core::KV_BINDING.into()).map_err(kv_failure)?;
     if binding.is_undefined() || binding.is_null() {
         return Err(core::unavailable());
     }
@@ -79,7 +83,14 @@ pub async fn begin(env: &Env, raw_key: &str, start: &StartRequest) -> Result<Beg
     let ttl_secs = core::ttl_secs(EnvLookup(env).get(core::TTL_SETTING).as_deref())?;
     let record_key = key.record_key();
     let fingerprint = core::fingerprint(start);
-    let locked = IN_FLIGHT.with(|keys| keys.borrow_mut().insert(record_key.clone()));
+    let locked = IN_FLIGHT.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        let free = !keys.contains(&record_key);
+        if free {
+            keys.push(record_key.clone());
+        }
+        free
+    });
     if !locked {
         return Ok(Begin::Answer(core::in_progress()));
     }
@@ -97,9 +108,12 @@ pub async fn begin(env: &Env, raw_key: &str, start: &StartRequest) -> Result<Beg
         Decision::Answer(reply) => Ok(Begin::Answer(reply)),
         Decision::Proceed => {
             let pending = core::pending_record(&held.fingerprint);
-            JsFuture::from(held.kv.put(&held.record_key, &pending, &put_options(held.ttl_secs)))
-                .await
-                .map_err(kv_failure)?;
+            JsFuture::from(
+                held.kv
+                    .put(&held.record_key, &pending, &put_options(held.ttl_secs)),
+            )
+            .await
+            .map_err(kv_failure)?;
             Ok(Begin::Proceed(held))
         }
     }
@@ -110,7 +124,13 @@ impl Held {
     /// A failed write is logged, not answered: the start itself is over.
     pub async fn finish(self, result: &RunResult, reply: &Reply) {
         let written = match core::done_record(&self.fingerprint, result, reply) {
-            Some(record) => JsFuture::from(self.kv.put(&self.record_key, &record, &put_options(self.ttl_secs))).await,
+            Some(record) => {
+                JsFuture::from(
+                    self.kv
+                        .put(&self.record_key, &record, &put_options(self.ttl_secs)),
+                )
+                .await
+            }
             None => JsFuture::from(self.kv.delete(&self.record_key)).await,
         };
         if written.is_err() {

@@ -49,7 +49,9 @@ async fn attempt(request: &UpstreamRequest, timeout_ms: u64) -> AttemptOutcome {
 }
 
 async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> AttemptOutcome {
-    let not_sent = |e: JsValue| AttemptOutcome::NotSent { reason: describe(&e) };
+    let not_sent = |e: JsValue| AttemptOutcome::NotSent {
+        reason: describe(&e),
+    };
     let init = web_sys::RequestInit::new();
     init.set_method(request.method);
     let headers = match web_sys::Headers::new() {

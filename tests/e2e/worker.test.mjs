@@ -355,7 +355,6 @@ describe("logs and panics", () => {
 
   it("no answer or log line holds a secret or token, in any encoding", () => {
     assert.ok(answers.length > 40);
-    assert.ok(worker.responses.length > answers.length);
     assertNoSecrets([...answers, ...allOutput()]);
   });
 });

@@ -27,7 +27,10 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(value: &str) -> Result<Self, TriggerError> {
-        if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        if value.is_empty()
+            || value.len() > 255
+            || !value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        {
             return Err(TriggerError::invalid(
                 "Idempotency-Key",
                 "must be 1 to 255 visible ASCII characters",
@@ -179,9 +182,15 @@ mod tests {
     #[test]
     fn keys_are_visible_ascii_up_to_255() {
         assert!(IdempotencyKey::parse("2026-11-28/customers#1").is_ok());
-        assert_eq!(IdempotencyKey::parse("k").unwrap().record_key(), "idempotency:k");
+        assert_eq!(
+            IdempotencyKey::parse("k").unwrap().record_key(),
+            "idempotency:k"
+        );
         for bad in ["", "a b", "é", &"k".repeat(256), "a\n"] {
-            assert!(IdempotencyKey::parse(bad).unwrap_err().message.starts_with("Idempotency-Key:"));
+            assert!(IdempotencyKey::parse(bad)
+                .unwrap_err()
+                .message
+                .starts_with("Idempotency-Key:"));
         }
     }
 
@@ -190,7 +199,9 @@ mod tests {
         let f = fingerprint(&start(None));
         assert_eq!(decide(None, &f), Decision::Proceed);
         assert_eq!(decide(Some("garbage"), &f), Decision::Proceed);
-        let Decision::Answer(reply) = decide(Some(&pending_record(&f)), &f) else { panic!() };
+        let Decision::Answer(reply) = decide(Some(&pending_record(&f)), &f) else {
+            panic!()
+        };
         assert_eq!(reply.status, 409);
         assert!(reply.body.contains("idempotency_key_in_progress"));
     }
@@ -198,14 +209,27 @@ mod tests {
     #[test]
     fn a_done_record_is_replayed_for_the_same_request_only() {
         let f = fingerprint(&start(Some("/a")));
-        let result = RunResult { outcome: Ok(Accepted { status: 200 }), attempts: 1, elapsed_ms: 3 };
+        let result = RunResult {
+            outcome: Ok(Accepted { status: 200 }),
+            attempts: 1,
+            elapsed_ms: 3,
+        };
         let reply = Reply::json(200, &json!({"ok": true}));
         let record = done_record(&f, &result, &reply).unwrap();
-        let Decision::Answer(replayed) = decide(Some(&record), &f) else { panic!() };
-        assert_eq!((replayed.status, replayed.body.as_str()), (200, r#"{"ok":true}"#));
-        assert!(replayed.headers.contains(&("idempotent-replayed", "true".into())));
+        let Decision::Answer(replayed) = decide(Some(&record), &f) else {
+            panic!()
+        };
+        assert_eq!(
+            (replayed.status, replayed.body.as_str()),
+            (200, r#"{"ok":true}"#)
+        );
+        assert!(replayed
+            .headers
+            .contains(&("idempotent-replayed", "true".into())));
         let other = fingerprint(&start(Some("/b")));
-        let Decision::Answer(refused) = decide(Some(&record), &other) else { panic!() };
+        let Decision::Answer(refused) = decide(Some(&record), &other) else {
+            panic!()
+        };
         assert_eq!(refused.status, 422);
         assert!(refused.body.contains("idempotency_key_reused"));
     }
@@ -215,8 +239,15 @@ mod tests {
         let f = fingerprint(&start(None));
         let mut limited = TriggerError::new(ErrorCode::UpstreamRateLimited, "429");
         limited.upstream_status = Some(429);
-        let result = RunResult { outcome: Err(limited), attempts: 4, elapsed_ms: 9 };
-        assert_eq!(done_record(&f, &result, &Reply::json(503, &json!({}))), None);
+        let result = RunResult {
+            outcome: Err(limited),
+            attempts: 4,
+            elapsed_ms: 9,
+        };
+        assert_eq!(
+            done_record(&f, &result, &Reply::json(503, &json!({}))),
+            None
+        );
         let timed_out = RunResult {
             outcome: Err(TriggerError::new(ErrorCode::UpstreamUnreachable, "timeout")),
             attempts: 1,
@@ -236,6 +267,9 @@ mod tests {
         assert_eq!(ttl_secs(None), Ok(86_400));
         assert_eq!(ttl_secs(Some("3600")), Ok(3600));
         assert!(ttl_secs(Some("10")).is_err());
-        assert!(ttl_secs(Some("x")).unwrap_err().message.starts_with(TTL_SETTING));
+        assert!(ttl_secs(Some("x"))
+            .unwrap_err()
+            .message
+            .starts_with(TTL_SETTING));
     }
 }
