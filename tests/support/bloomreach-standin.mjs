@@ -83,6 +83,11 @@ export function startStandin({ port = 0, onRequest } = {}) {
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       const url = new URL(req.url, "http://standin");
+      if (url.pathname === "/__stats" && req.method === "GET") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ received: requests.length, maxInFlight: stats.maxInFlight }));
+        return;
+      }
       const body = Buffer.concat(chunks);
       const route = parse(url.pathname);
       const record = { method: req.method, path: url.pathname + url.search, headers: { ...req.headers }, body: body.toString("utf8"), bodyBytes: body.length, importId: route?.importId, scenario: route?.scenario, at: Date.now() };
