@@ -4,26 +4,15 @@
 // stand-in's count differs from the successes (a lost or duplicated start).
 import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startStandinProcess } from "../tests/support/bloomreach-standin.mjs";
 import { SECRETS, TOKEN, PROJECT, COMPATIBILITY_DATE } from "../tests/support/worker-harness.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const AMOUNT = Number(process.env.LOAD_AMOUNT || 20000);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS || 64);
-
-async function startStandinProcess() {
-  const child = spawn(process.execPath, [path.join(root, "tests/support/bloomreach-standin.mjs"), "--quiet", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      const m = String(d).match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    setTimeout(() => reject(new Error("the stand-in did not start in 10 s")), 10000);
-  });
-  return { url, stop: () => child.kill() };
-}
 
 /** Resident memory of the workerd processes this process started, in MB. */
 function workerdRssMb() {

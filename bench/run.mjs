@@ -4,12 +4,12 @@
 // Not a test: it prints figures and asserts nothing. Run through scripts/bench.
 import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { startStandinProcess } from "../tests/support/bloomreach-standin.mjs";
 import { SECRETS, TOKEN, PROJECT, COMPATIBILITY_DATE } from "../tests/support/worker-harness.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -49,19 +49,6 @@ row(["npm wasm", kb(size(npmWasm)), kb(gz(npmWasm)), "<= 60 KB gz (aim 40 KB)"])
 row(["npm tarball", kb(size(tarball)), "", ""]);
 
 // ---- servers
-async function startStandinProcess() {
-  const child = spawn(process.execPath, [path.join(root, "tests/support/bloomreach-standin.mjs"), "--quiet", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      const m = String(d).match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    child.on("exit", () => reject(new Error("the stand-in stopped")));
-    setTimeout(() => reject(new Error("the stand-in did not start in 10 s")), 10000);
-  });
-  return { url, stop: () => child.kill() };
-}
-
 function miniflareFor(kind, upstream) {
   const bindings = { ...SECRETS, BLOOMREACH_PROJECT_TOKEN: PROJECT, BLOOMREACH_API_BASE: upstream };
   // Log lines are read and dropped, as a log pipeline would take them.

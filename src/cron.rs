@@ -8,7 +8,7 @@ use crate::{log, upstream};
 use bloomreach_import_core::schedule::{
     event_verdict, plan_event, PlannedJob, MAX_CONCURRENT_STARTS,
 };
-use bloomreach_import_core::{ApiKind, RetryLimits, TriggerLog};
+use bloomreach_import_core::{RetryLimits, TriggerLog};
 use worker::Env;
 
 /// Runs the event of `cron` scheduled at `scheduled_ms`. `Err` holds the summary that
@@ -18,21 +18,9 @@ pub async fn run(cron: &str, scheduled_ms: f64, env: &Env) -> Result<(), String>
     let plan = match plan_event(&EnvLookup(env), cron, scheduled_ms as i64) {
         Ok(plan) => plan,
         Err(error) => {
-            log::line(
-                &TriggerLog {
-                    import_id: None,
-                    api: ApiKind::default(),
-                    cause: &cause,
-                    job: None,
-                    error: Some(&error),
-                    upstream_status: None,
-                    attempts: 0,
-                    duration_ms: 0,
-                    dry_run: false,
-                    replayed: false,
-                }
-                .to_line(),
-            );
+            let mut entry = TriggerLog::new(None, &cause);
+            entry.error = Some(&error);
+            log::line(&entry.to_line());
             return Err(error.to_string());
         }
     };
@@ -50,19 +38,10 @@ pub async fn run(cron: &str, scheduled_ms: f64, env: &Env) -> Result<(), String>
 async fn run_job(job: PlannedJob, limits: RetryLimits, cause: &str) -> bool {
     let started = js_sys::Date::now();
     let import_id = job.import_id.as_ref().map(|id| id.as_str());
-    let mut entry = TriggerLog {
-        import_id,
-        api: job.api,
-        cause,
-        job: Some(&job.job),
-        error: None,
-        upstream_status: None,
-        attempts: 0,
-        duration_ms: 0,
-        dry_run: false,
-        replayed: false,
-    };
-    let ok = match &job.request {
+    let mut entry = TriggerLog::new(import_id, cause);
+    entry.api = job.api;
+    entry.job = Some(&job.job);
+    match &job.request {
         Err(error) => {
             entry.error = Some(error);
             log::line(&entry.to_line());
@@ -70,13 +49,9 @@ async fn run_job(job: PlannedJob, limits: RetryLimits, cause: &str) -> bool {
         }
         Ok(request) => {
             let result = upstream::start(request, limits).await;
-            entry.error = result.outcome.as_ref().err();
-            entry.upstream_status = result.outcome.as_ref().ok().map(|a| a.status);
-            entry.attempts = result.attempts;
-            entry.duration_ms = (js_sys::Date::now() - started).max(0.0) as u64;
+            entry.record_run(&result, (js_sys::Date::now() - started).max(0.0) as u64);
             log::line(&entry.to_line());
             result.outcome.is_ok()
         }
-    };
-    ok
+    }
 }

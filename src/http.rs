@@ -5,7 +5,7 @@ use crate::idempotency::{self, Begin};
 use crate::{body, log, upstream};
 use bloomreach_import_core::endpoint::{self, Route};
 use bloomreach_import_core::idempotency as idempotency_core;
-use bloomreach_import_core::{ApiKind, Lookup, Reply, TriggerError, TriggerLog};
+use bloomreach_import_core::{Lookup, Reply, TriggerError, TriggerLog};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -31,18 +31,7 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
     let lookup = EnvLookup(env);
     let started = js_sys::Date::now();
     let elapsed = || (js_sys::Date::now() - started).max(0.0) as u64;
-    let mut entry = TriggerLog {
-        import_id: Some(raw_import_id),
-        api: ApiKind::default(),
-        cause: "http:unauthenticated",
-        job: None,
-        error: None,
-        upstream_status: None,
-        attempts: 0,
-        duration_ms: 0,
-        dry_run: false,
-        replayed: false,
-    };
+    let mut entry = TriggerLog::new(Some(raw_import_id), "http:unauthenticated");
 
     let cause = match endpoint::authorize(&lookup, header(req, "authorization").as_deref()) {
         Ok(caller) => format!("http:{caller}"),
@@ -90,10 +79,7 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
     if let Some(held) = held {
         held.finish(&result, &reply).await;
     }
-    entry.error = result.outcome.as_ref().err();
-    entry.upstream_status = result.outcome.as_ref().ok().map(|a| a.status);
-    entry.attempts = result.attempts;
-    entry.duration_ms = elapsed();
+    entry.record_run(&result, elapsed());
     log::line(&entry.to_line());
     reply
 }

@@ -98,20 +98,36 @@ it("startImport retries a 429 and then succeeds", async () => {
   assert.equal(standin.for("ratelimitedonce_npm").length, 2);
 });
 
-it("startImport: faults give the contract's codes and never a second ambiguous request", async () => {
+it("startImport: the fault matrix gives the contract's codes, the policy's request counts, within the deadline", async () => {
+  // scenario, code (null: success), requests Bloomreach receives
   const cases = [
-    ["ratelimited_npm", "upstream_rate_limited", 2],
-    ["servererror_npm", "upstream_error", 1],
-    ["badgateway_npm", "upstream_error", 1],
-    ["hang_npm", "upstream_unreachable", 1],
-    ["reset_npm", "upstream_unreachable", 1],
-    ["forbidden_npm", "upstream_auth_failed", 1],
-    ["rejected_npm", "upstream_rejected", 1],
+    ["ratelimited", "upstream_rate_limited", 3],
+    ["ratelimiteddate", null, 2],
+    ["ratelimitednoheader", null, 2],
+    ["unavailable", "upstream_error", 3],
+    ["servererror", "upstream_error", 1],
+    ["badgateway", "upstream_error", 1],
+    ["gatewaytimeout", "upstream_error", 1],
+    ["hang", "upstream_unreachable", 1],
+    ["reset", "upstream_unreachable", 1],
+    ["malformed", "upstream_rejected", 1],
+    ["malformedok", null, 1],
+    ["html", "upstream_error", 1],
+    ["empty", "upstream_rejected", 1],
+    ["huge", "upstream_error", 1],
+    ["forbidden", "upstream_auth_failed", 1],
+    ["rejected", "upstream_rejected", 1],
   ];
-  for (const [importId, code, requests] of cases) {
-    const result = await pkg.startImport({ ...base(), importId, maxAttempts: 2, attemptTimeoutMs: 500, deadlineMs: 4000 });
-    assert.equal(result.code, code, importId);
-    assert.equal(standin.for(importId).length, requests, importId);
+  const deadlineMs = 5000;
+  for (const [scenario, code, requests] of cases) {
+    const importId = `${scenario}_npmfault`;
+    const t0 = Date.now();
+    const result = await pkg.startImport({ ...base(), importId, maxAttempts: 3, attemptTimeoutMs: 800, deadlineMs });
+    assert.ok(Date.now() - t0 < deadlineMs + 1000, `${scenario}: ${Date.now() - t0} ms`);
+    assert.equal(result.ok, code === null, `${scenario}: ${JSON.stringify(result)}`);
+    if (code) assert.equal(result.code, code, scenario);
+    assert.equal(standin.for(importId).length, requests, scenario);
+    assert.equal(result.attempts, requests, scenario);
   }
   const refused = await pkg.startImport({ ...base(), importId: "x", baseUrl: `http://127.0.0.1:${await closedPort()}`, maxAttempts: 2 });
   assert.equal(refused.code, "upstream_unreachable");

@@ -7,6 +7,8 @@
 //
 // Run alone: node tests/support/bloomreach-standin.mjs [--port N] [--quiet]
 import http from "node:http";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 const json = (status, body, headers = {}) => ({ status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 const html = (status, title) => ({ status, headers: { "content-type": "text/html" }, body: `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1></body></html>` });
@@ -135,6 +137,23 @@ export function startStandin({ port = 0, onRequest } = {}) {
       });
     });
   });
+}
+
+/**
+ * Starts the stand-in in a process of its own (for load and benchmarks, so that it
+ * does not share an event loop with the load generator). Resolves to { url, stop }.
+ */
+export async function startStandinProcess() {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--quiet", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      const m = String(d).match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", () => reject(new Error("the stand-in stopped")));
+    setTimeout(() => reject(new Error("the stand-in did not start in 10 s")), 10000);
+  });
+  return { url, stop: () => child.kill() };
 }
 
 // Run alone: print each request as Bloomreach would receive it.

@@ -26,7 +26,32 @@ pub struct TriggerLog<'a> {
     pub replayed: bool,
 }
 
-impl TriggerLog<'_> {
+impl<'a> TriggerLog<'a> {
+    /// A line for a trigger caused by `cause`, before anything happened: no error, no
+    /// attempt, the default API. The shells fill in the rest as the trigger goes on.
+    pub fn new(import_id: Option<&'a str>, cause: &'a str) -> Self {
+        TriggerLog {
+            import_id,
+            api: ApiKind::default(),
+            cause,
+            job: None,
+            error: None,
+            upstream_status: None,
+            attempts: 0,
+            duration_ms: 0,
+            dry_run: false,
+            replayed: false,
+        }
+    }
+
+    /// Records a finished start: its outcome, Bloomreach's status and the attempts.
+    pub fn record_run(&mut self, result: &'a crate::run::RunResult, duration_ms: u64) {
+        self.error = result.outcome.as_ref().err();
+        self.upstream_status = result.outcome.as_ref().ok().map(|a| a.status);
+        self.attempts = result.attempts;
+        self.duration_ms = duration_ms;
+    }
+
     /// The line, as compact JSON.
     pub fn to_line(&self) -> String {
         let mut m = Map::new();
