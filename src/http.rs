@@ -5,14 +5,14 @@ use crate::idempotency::{self, Begin};
 use crate::{body, log, upstream};
 use bloomreach_import_core::endpoint::{self, Route};
 use bloomreach_import_core::idempotency as idempotency_core;
-use bloomreach_import_core::{Lookup, Reply, TriggerError, TriggerLog};
+use bloomreach_import_core::{Reply, TriggerError, TriggerLog};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
 /// Answers one request with the core's reply.
 pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
     let url = req.url();
-    let panic_route = EnvLookup(env).get(endpoint::PANIC_TEST_ROUTE).as_deref() == Some("enabled");
+    let panic_route = endpoint::panic_route_enabled(&EnvLookup(env));
     match endpoint::route(&req.method(), endpoint::path_of(&url), panic_route) {
         Err(reply) => reply,
         Ok(Route::Health) => Reply::health(),

@@ -68,8 +68,7 @@ async function main() {
   };
   try {
     if (args.dryRun) {
-      const request = api.buildStartImportRequest(options);
-      const shown = { ...request, headers: { ...request.headers, authorization: "Basic ***" } };
+      const shown = api.redactedStartImportRequest(options);
       out(args.json, { ok: true, dryRun: true, request: shown },
         `Would send:\n  ${shown.method} ${shown.url}\n  authorization: Basic ***\n` +
         `  content-type: ${shown.headers["content-type"] ?? "(none)"}\n  body: ${shown.body ?? "(none)"}`);

@@ -70,11 +70,17 @@ async function attempt(fetchFn, request, timeoutMs) {
 
 /** Builds the public API around the wasm-bindgen module `wasm`. */
 function makeApi(wasm) {
-  function buildStartImportRequest(options) {
-    const answer = JSON.parse(guarded(wasm, () => wasm.buildRequest(optionsJson(options))));
+  /** Calls an engine function that answers `{request}` or `{error}`. */
+  function requestFrom(engineCall, options) {
+    const answer = JSON.parse(guarded(wasm, () => engineCall(optionsJson(options))));
     if (answer.error) throw codedError(answer.error.code, answer.error.message);
     return answer.request;
   }
+
+  const buildStartImportRequest = (options) => requestFrom(wasm.buildRequest, options);
+
+  /** For the command line's --dry-run: the request with `authorization: Basic ***`. */
+  const redactedStartImportRequest = (options) => requestFrom(wasm.redactedRequest, options);
 
   async function startImport(options) {
     const json = optionsJson(options);
@@ -111,7 +117,7 @@ function makeApi(wasm) {
   /** The command line's exit status for a result's code (0 when there is none). */
   const exitCode = (code) => wasm.exitCode(code ?? undefined);
 
-  return { buildStartImportRequest, startImport, exitCode };
+  return { buildStartImportRequest, startImport, exitCode, redactedStartImportRequest };
 }
 
 module.exports = { makeApi };

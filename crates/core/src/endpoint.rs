@@ -32,6 +32,11 @@ pub enum Route {
 /// The setting that turns on [`Route::Panic`]; off unless set to exactly `enabled`.
 pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
 
+/// Whether [`PANIC_TEST_ROUTE`] is `enabled`.
+pub fn panic_route_enabled(lookup: &dyn Lookup) -> bool {
+    lookup.get(PANIC_TEST_ROUTE).as_deref() == Some("enabled")
+}
+
 /// Matches method and path; unknown routes get 404, wrong methods 405.
 /// `panic_route` is whether `PANIC_TEST_ROUTE` is `enabled`.
 pub fn route(method: &str, path: &str, panic_route: bool) -> Result<Route, Reply> {
@@ -227,6 +232,9 @@ mod tests {
         assert_eq!(route("GET", "/healthz", false), Ok(Route::Health));
         assert_eq!(route("POST", "/__panic", true), Ok(Route::Panic));
         assert_eq!(route("POST", "/__panic", false).unwrap_err().status, 404);
+        assert!(panic_route_enabled(&env(&[(PANIC_TEST_ROUTE, "enabled")])));
+        assert!(!panic_route_enabled(&env(&[(PANIC_TEST_ROUTE, "yes")])));
+        assert!(!panic_route_enabled(&env(&[])));
         assert_eq!(
             route("POST", "/imports/abc/start", false),
             Ok(Route::Start {

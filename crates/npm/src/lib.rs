@@ -71,6 +71,17 @@ pub fn build_request(options_json: &str) -> String {
     .to_string()
 }
 
+/// The request with its authorization shown as `Basic ***`, for dry runs:
+/// `{"request": ...}` or `{"error": ...}`.
+#[wasm_bindgen(js_name = redactedRequest)]
+pub fn redacted_request(options_json: &str) -> String {
+    match StartOptions::from_json(options_json) {
+        Ok(options) => json!({"request": options.upstream.redacted()}),
+        Err(e) => json!({"error": error_json(&e)}),
+    }
+    .to_string()
+}
+
 /// One start in progress: the core's [`bloomreach_import_core::StartRun`], stepped
 /// by the JavaScript side.
 #[wasm_bindgen]
@@ -196,6 +207,13 @@ mod tests {
         assert_eq!(v["request"]["body"], Value::Null);
         let v: Value = serde_json::from_str(&build_request("{}")).unwrap();
         assert_eq!(v["error"]["code"], "invalid_request");
+    }
+
+    #[test]
+    fn the_redacted_request_hides_the_credentials() {
+        let v: Value = serde_json::from_str(&redacted_request(OPTIONS)).unwrap();
+        assert_eq!(v["request"]["headers"]["authorization"], "Basic ***");
+        assert_eq!(v["request"]["method"], "POST");
     }
 
     #[test]
