@@ -21,11 +21,18 @@ fn main() {
     let t0 = Instant::now();
     let mut bytes = 0;
     for _ in 0..n {
-        let caller = authorize(&lookup, Some("Bearer caller-token-one-0123456789")).unwrap_or_default();
-        let Ok(prepared) = prepare("bench", None, b"", &lookup) else { return };
+        let caller =
+            authorize(&lookup, Some("Bearer caller-token-one-0123456789")).unwrap_or_default();
+        let Ok(prepared) = prepare("bench", None, b"", &lookup) else {
+            return;
+        };
         let (mut run, _) = StartRun::begin(RetryLimits::default(), 0);
         let step = run.on_outcome(
-            AttemptOutcome::Answered { status: 200, retry_after: None, body: br#"{"success": true}"#.to_vec() },
+            AttemptOutcome::Answered {
+                status: 200,
+                retry_after: None,
+                body: br#"{"success": true}"#.to_vec(),
+            },
             3,
             0.5,
         );
