@@ -65,8 +65,9 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
         None => None,
         Some(key) => match idempotency::begin(env, &key, &prepared.start).await {
             Ok(Begin::Proceed(held)) => Some(held),
-            Ok(Begin::Answer(reply)) => {
+            Ok(Begin::Replay(reply, error)) => {
                 entry.replayed = true;
+                entry.error = error.as_ref();
                 entry.duration_ms = elapsed();
                 log::line(&entry.to_line());
                 return reply;

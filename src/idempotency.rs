@@ -50,8 +50,8 @@ impl Drop for Held {
 
 /// What [`begin`] found.
 pub enum Begin {
-    /// Answer with this and start nothing (a replay, a conflict, a refusal).
-    Answer(Reply),
+    /// Answer with the first request's reply and start nothing; the error it carried.
+    Replay(Reply, Option<TriggerError>),
     /// Start; then call [`Held::finish`].
     Proceed(Held),
 }
@@ -70,8 +70,9 @@ fn put_options(ttl_secs: u64) -> JsValue {
     options.into()
 }
 
-/// Takes the key for `start`: validates it, looks up its record, and either answers
-/// from it or marks the key as under way.
+/// Takes the key for `start`: validates it, looks up its record, and either replays
+/// it, refuses (`Err`: invalid key, no binding, reused key, start under way), or marks
+/// the key as under way.
 pub async fn begin(env: &Env, raw_key: &str, start: &StartRequest) -> Result<Begin, TriggerError> {
     let key = IdempotencyKey::parse(raw_key)?;
     let binding =
@@ -92,7 +93,7 @@ pub async fn begin(env: &Env, raw_key: &str, start: &StartRequest) -> Result<Beg
         free
     });
     if !locked {
-        return Ok(Begin::Answer(core::in_progress()));
+        return Err(core::in_progress());
     }
     let held = Held {
         kv,
@@ -105,7 +106,8 @@ pub async fn begin(env: &Env, raw_key: &str, start: &StartRequest) -> Result<Beg
         .map_err(kv_failure)?
         .as_string();
     match core::decide(stored.as_deref(), &held.fingerprint) {
-        Decision::Answer(reply) => Ok(Begin::Answer(reply)),
+        Decision::Replay(reply, error) => Ok(Begin::Replay(reply, error)),
+        Decision::Refuse(error) => Err(error),
         Decision::Proceed => {
             let pending = core::pending_record(&held.fingerprint);
             JsFuture::from(

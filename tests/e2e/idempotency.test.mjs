@@ -2,7 +2,7 @@
 import { it, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { startStandin } from "../support/bloomreach-standin.mjs";
-import { startWorker, allOutput, TOKEN } from "../support/worker-harness.mjs";
+import { startWorker, until, allOutput, TOKEN } from "../support/worker-harness.mjs";
 import { assertNoSecrets } from "../support/secrets.mjs";
 
 let standin, worker;
@@ -36,6 +36,10 @@ it("a failed start is replayed too (the run may have started)", async () => {
   assert.equal(again.status, 404);
   assert.equal(again.text, first.text);
   assert.equal(standin.for("notfound_idem").length, 1);
+  assert.ok(await until(() => worker.jsonLogs().some((l) => l.import_id === "notfound_idem" && l.idempotent_replay)));
+  const replayLog = worker.jsonLogs().find((l) => l.import_id === "notfound_idem" && l.idempotent_replay);
+  assert.equal(replayLog.outcome, "import_not_found");
+  assert.equal(replayLog.attempts, 0);
 });
 
 it("the same key with another request is refused with 422 idempotency_key_reused", async () => {
@@ -54,6 +58,7 @@ it("two concurrent requests with one key: only one reaches Bloomreach", async ()
   const busy = a.status === 409 ? a : b;
   assert.equal(busy.body.error.code, "idempotency_key_in_progress");
   assert.equal(standin.for("slow_idem").length, 1);
+  assert.ok(await until(() => worker.jsonLogs().some((l) => l.import_id === "slow_idem" && l.outcome === "idempotency_key_in_progress")));
   const later = await post(worker, "slow_idem", "key-4");
   assert.equal(later.status, 200);
   assert.equal(later.headers.get("idempotent-replayed"), "true");

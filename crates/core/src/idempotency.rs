@@ -86,8 +86,11 @@ pub fn fingerprint(start: &StartRequest) -> String {
 pub enum Decision {
     /// No record: write [`pending_record`], start, then store the outcome.
     Proceed,
-    /// Answer with this, calling nothing.
-    Answer(Reply),
+    /// Answer with the first request's reply, calling nothing. The error is the one
+    /// that reply carried, if any, for the log line.
+    Replay(Reply, Option<TriggerError>),
+    /// Refuse: the key was used with another request, or its start is under way.
+    Refuse(TriggerError),
 }
 
 /// Decides from the stored record (if any) and the new request's fingerprint.
@@ -96,26 +99,41 @@ pub fn decide(stored: Option<&str>, fingerprint: &str) -> Decision {
         return Decision::Proceed;
     };
     if record.get("fingerprint").and_then(Value::as_str) != Some(fingerprint) {
-        return Decision::Answer(crate::endpoint::refusal_reply(&TriggerError::new(
+        return Decision::Refuse(TriggerError::new(
             ErrorCode::IdempotencyKeyReused,
             "Idempotency-Key: was used with another request; use a new key",
-        )));
+        ));
     }
     match record.get("state").and_then(Value::as_str) {
         Some("done") => match stored_reply(&record) {
-            Some(reply) => Decision::Answer(reply),
+            Some(reply) => {
+                let error = stored_error(&reply);
+                Decision::Replay(reply, error)
+            }
             None => Decision::Proceed,
         },
-        _ => Decision::Answer(in_progress()),
+        _ => Decision::Refuse(in_progress()),
     }
 }
 
-/// The answer while another request with the key is under way.
-pub fn in_progress() -> Reply {
-    crate::endpoint::refusal_reply(&TriggerError::new(
+/// The refusal while another request with the key is under way.
+pub fn in_progress() -> TriggerError {
+    TriggerError::new(
         ErrorCode::IdempotencyKeyInProgress,
         "Idempotency-Key: a request with this key is under way; try again shortly",
-    ))
+    )
+}
+
+/// The error a stored reply carried (`{"error": {"code", "message"}}`), if any.
+fn stored_error(reply: &Reply) -> Option<TriggerError> {
+    let body: Value = serde_json::from_str(&reply.body).ok()?;
+    let error = body.get("error")?;
+    let code = ErrorCode::from_name(error.get("code")?.as_str()?)?;
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Some(TriggerError::new(code, format!("replayed: {message}")))
 }
 
 fn stored_reply(record: &Value) -> Option<Reply> {
@@ -199,11 +217,11 @@ mod tests {
         let f = fingerprint(&start(None));
         assert_eq!(decide(None, &f), Decision::Proceed);
         assert_eq!(decide(Some("garbage"), &f), Decision::Proceed);
-        let Decision::Answer(reply) = decide(Some(&pending_record(&f)), &f) else {
-            panic!()
+        let Decision::Refuse(e) = decide(Some(&pending_record(&f)), &f) else {
+            panic!("a pending record must refuse")
         };
-        assert_eq!(reply.status, 409);
-        assert!(reply.body.contains("idempotency_key_in_progress"));
+        assert_eq!(e.code, ErrorCode::IdempotencyKeyInProgress);
+        assert_eq!(e.code.http_status(), 409);
     }
 
     #[test]
@@ -216,8 +234,8 @@ mod tests {
         };
         let reply = Reply::json(200, &json!({"ok": true}));
         let record = done_record(&f, &result, &reply).unwrap();
-        let Decision::Answer(replayed) = decide(Some(&record), &f) else {
-            panic!()
+        let Decision::Replay(replayed, error) = decide(Some(&record), &f) else {
+            panic!("a done record must replay")
         };
         assert_eq!(
             (replayed.status, replayed.body.as_str()),
@@ -226,12 +244,31 @@ mod tests {
         assert!(replayed
             .headers
             .contains(&("idempotent-replayed", "true".into())));
+        assert_eq!(error, None);
         let other = fingerprint(&start(Some("/b")));
-        let Decision::Answer(refused) = decide(Some(&record), &other) else {
-            panic!()
+        let Decision::Refuse(refused) = decide(Some(&record), &other) else {
+            panic!("another request must be refused")
         };
-        assert_eq!(refused.status, 422);
-        assert!(refused.body.contains("idempotency_key_reused"));
+        assert_eq!(refused.code, ErrorCode::IdempotencyKeyReused);
+        assert_eq!(refused.code.http_status(), 422);
+    }
+
+    #[test]
+    fn a_replayed_failure_keeps_its_code_for_the_log() {
+        let f = fingerprint(&start(None));
+        let failed = TriggerError::new(ErrorCode::ImportNotFound, "Bloomreach answered 404: gone");
+        let reply = crate::endpoint::refusal_reply(&failed);
+        let result = RunResult {
+            outcome: Err(failed),
+            attempts: 1,
+            elapsed_ms: 3,
+        };
+        let record = done_record(&f, &result, &reply).unwrap();
+        let Decision::Replay(replayed, error) = decide(Some(&record), &f) else {
+            panic!("a done record must replay")
+        };
+        assert_eq!(replayed.status, 404);
+        assert_eq!(error.map(|e| e.code), Some(ErrorCode::ImportNotFound));
     }
 
     #[test]
