@@ -1,6 +1,7 @@
 // The comparison for the benchmarks: the same job done plainly in JavaScript, as a
 // user might write it in a few lines. Auth check, validation, request building,
-// fetch, answer mapping; no retries, no constant-time comparison, no log line.
+// fetch, answer mapping; no retries, no constant-time comparison. With the binding
+// LOG_LINE=1 it also writes one JSON log line per start, as the contract asks of ours.
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -35,6 +36,9 @@ export default {
       return Response.json({ ok: false, error: { code: "upstream_unreachable" } }, { status: 504 });
     }
     await res.text();
+    if (env.LOG_LINE === "1") {
+      console.log(JSON.stringify({ api: "data-v1", attempts: 1, cause: "http:token#1", duration_ms: 0, event: "import_trigger", import_id: importId, outcome: res.ok ? "ok" : "error", upstream_status: res.status }));
+    }
     if (res.ok) return Response.json({ ok: true, import_id: importId, upstream_status: res.status, attempts: 1 });
     const code = res.status === 404 ? "import_not_found" : res.status >= 500 ? "upstream_error" : "upstream_rejected";
     return Response.json({ ok: false, error: { code } }, { status: res.status >= 500 ? 502 : 422 });

@@ -5,7 +5,7 @@
 // "notfound_a1" answers 404, "ratelimitedonce_b2" answers 429 then 200, and so on.
 // Any other id is accepted with 200 {"success": true}.
 //
-// Run alone: node tests/support/bloomreach-standin.mjs [--port N] [--quiet]
+// Run alone: node tests/support/bloomreach-standin.mjs [--port N] [--quiet] [--no-record]
 import http from "node:http";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -72,8 +72,9 @@ function parse(pathname) {
  * Starts the stand-in. Resolves to { url, port, requests, countFor(id), reset(), close() }.
  * `onRequest(record)` is called for each request received (the dev command prints them).
  */
-export function startStandin({ port = 0, onRequest } = {}) {
+export function startStandin({ port = 0, onRequest, record: keep = true } = {}) {
   const requests = [];
+  let received = 0;
   const seen = new Map();
   const hanging = new Set();
   const stats = { inFlight: 0, maxInFlight: 0 };
@@ -87,13 +88,14 @@ export function startStandin({ port = 0, onRequest } = {}) {
       const url = new URL(req.url, "http://standin");
       if (url.pathname === "/__stats" && req.method === "GET") {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ received: requests.length, maxInFlight: stats.maxInFlight }));
+        res.end(JSON.stringify({ received, maxInFlight: stats.maxInFlight }));
         return;
       }
       const body = Buffer.concat(chunks);
       const route = parse(url.pathname);
       const record = { method: req.method, path: url.pathname + url.search, headers: { ...req.headers }, body: body.toString("utf8"), bodyBytes: body.length, importId: route?.importId, scenario: route?.scenario, at: Date.now() };
-      requests.push(record);
+      received++;
+      if (keep) requests.push(record);
       onRequest?.(record);
       if (!route || req.method !== "POST") {
         res.writeHead(404, { "content-type": "application/json" });
@@ -128,7 +130,7 @@ export function startStandin({ port = 0, onRequest } = {}) {
         stats,
         /** The requests received for one import id. */
         for: (importId) => requests.filter((r) => r.importId === importId),
-        reset() { requests.length = 0; seen.clear(); stats.maxInFlight = stats.inFlight; },
+        reset() { requests.length = 0; received = 0; seen.clear(); stats.maxInFlight = stats.inFlight; },
         close() {
           for (const res of hanging) res.destroy();
           server.closeAllConnections?.();
@@ -144,7 +146,7 @@ export function startStandin({ port = 0, onRequest } = {}) {
  * does not share an event loop with the load generator). Resolves to { url, stop }.
  */
 export async function startStandinProcess() {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--quiet", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--quiet", "--no-record", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise((resolve, reject) => {
     child.stdout.on("data", (d) => {
       const m = String(d).match(/listening on (http:\/\/\S+)/);
@@ -163,6 +165,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const quiet = args.includes("--quiet");
   const standin = await startStandin({
     port: portArg >= 0 ? Number(args[portArg + 1]) : 0,
+    // Load and benchmarks count requests without keeping them, so memory stays flat.
+    record: !args.includes("--no-record"),
     onRequest: quiet ? undefined : (r) => {
       const auth = r.headers.authorization ? r.headers.authorization.replace(/^(Basic )(.*)$/, (_, s, v) => `${s}${v.slice(0, 4)}… (${v.length} chars)`) : "(none)";
       console.log(`\n[bloomreach stand-in] ${r.method} ${r.path}`);
