@@ -94,16 +94,9 @@ async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> A
     }
 }
 
-/// A rejected `fetch`: a refused connection proves nothing was sent (retryable);
-/// anything else may have reached Bloomreach.
+/// A rejected `fetch`, read by the core (workerd gives a message, no error code).
 fn classify_failure(error: &JsValue) -> AttemptOutcome {
-    let reason = describe(error);
-    let lower = reason.to_ascii_lowercase();
-    if lower.contains("refused") || lower.contains("dns") || lower.contains("could not resolve") {
-        AttemptOutcome::NotSent { reason }
-    } else {
-        AttemptOutcome::Failed { reason }
-    }
+    AttemptOutcome::from_fetch_error(None, &describe(error))
 }
 
 fn describe(error: &JsValue) -> String {

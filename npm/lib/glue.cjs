@@ -37,9 +37,6 @@ function guarded(wasm, call) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Connection errors that prove nothing was sent (Node's fetch puts them in `cause`). */
-const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
 /** One attempt, aborted after `timeoutMs`, reported as the engine expects. */
 async function attempt(fetchFn, request, timeoutMs) {
   const controller = new AbortController();
@@ -60,9 +57,10 @@ async function attempt(fetchFn, request, timeoutMs) {
     return { kind: "answered", status: response.status, retryAfter: response.headers.get("retry-after"), body };
   } catch (e) {
     if (controller.signal.aborted) return { kind: "timedOut" };
+    // Node's fetch puts the connection error's code in `cause`; the engine decides
+    // whether it proves nothing was sent.
     const code = e?.cause?.code ?? e?.code;
-    const reason = String(code ?? e?.message ?? e).slice(0, 200);
-    return NOT_SENT.has(code) ? { kind: "notSent", reason } : { kind: "failed", reason };
+    return { kind: "error", code: typeof code === "string" ? code : null, message: String(e?.message ?? e).slice(0, 200) };
   } finally {
     clearTimeout(timer);
   }

@@ -24,6 +24,34 @@ pub enum AttemptOutcome {
     Failed { reason: String },
 }
 
+/// Connection error codes that prove the request never left (Node's `cause.code`).
+const NOT_SENT_CODES: [&str; 5] = [
+    "ECONNREFUSED",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+];
+
+impl AttemptOutcome {
+    /// Reads a failed `fetch` (a rejected promise) from its error code, when the runtime
+    /// gives one, and its message. Only a failure that proves nothing was sent (refused,
+    /// name not resolved, no route) is `NotSent` and so may be retried; anything else
+    /// may have reached Bloomreach. Both shells ask this one place.
+    pub fn from_fetch_error(code: Option<&str>, message: &str) -> AttemptOutcome {
+        let reason: String = code.unwrap_or(message).chars().take(200).collect();
+        let lower = message.to_ascii_lowercase();
+        let not_sent = code.is_some_and(|c| NOT_SENT_CODES.contains(&c))
+            || lower.contains("connection refused")
+            || lower.contains("could not resolve");
+        if not_sent {
+            AttemptOutcome::NotSent { reason }
+        } else {
+            AttemptOutcome::Failed { reason }
+        }
+    }
+}
+
 /// What the shell does next.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
@@ -182,6 +210,43 @@ mod tests {
                 Step::Done(result) => return (result, waits),
             }
         }
+    }
+
+    #[test]
+    fn only_fetch_errors_that_prove_nothing_was_sent_are_not_sent() {
+        for (code, message) in [
+            (Some("ECONNREFUSED"), "fetch failed"),
+            (Some("ENOTFOUND"), "fetch failed"),
+            (None, "connect: Connection refused"),
+            (None, "Could not resolve host"),
+        ] {
+            assert!(
+                matches!(
+                    AttemptOutcome::from_fetch_error(code, message),
+                    AttemptOutcome::NotSent { .. }
+                ),
+                "{message}"
+            );
+        }
+        for (code, message) in [
+            (Some("ECONNRESET"), "fetch failed"),
+            (None, "Network connection lost."),
+            (None, ""),
+        ] {
+            assert!(
+                matches!(
+                    AttemptOutcome::from_fetch_error(code, message),
+                    AttemptOutcome::Failed { .. }
+                ),
+                "{message}"
+            );
+        }
+        let AttemptOutcome::NotSent { reason } =
+            AttemptOutcome::from_fetch_error(Some("ECONNREFUSED"), "x")
+        else {
+            panic!("refused is not sent")
+        };
+        assert_eq!(reason, "ECONNREFUSED");
     }
 
     #[test]

@@ -92,17 +92,12 @@ pub struct StartRun {
 }
 
 /// An attempt's outcome as the JavaScript side reports it:
-/// `{"kind": "answered", "status", "retryAfter", "body"}`, `{"kind": "notSent", "reason"}`,
-/// `{"kind": "timedOut"}` or `{"kind": "failed", "reason"}`. Read from a `Value` rather
-/// than a derived type, which would link serde's float printing into the wasm.
+/// `{"kind": "answered", "status", "retryAfter", "body"}`, `{"kind": "timedOut"}` or
+/// `{"kind": "error", "code", "message"}` for a rejected `fetch`, which the core reads.
+/// Read from a `Value` rather than a derived type, which would link serde's float
+/// printing into the wasm.
 fn read_outcome(text: &str) -> Option<AttemptOutcome> {
     let v: Value = serde_json::from_str(text).ok()?;
-    let reason = || {
-        v.get("reason")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
     match v.get("kind")?.as_str()? {
         "answered" => Some(AttemptOutcome::Answered {
             status: u16::try_from(v.get("status")?.as_u64()?).ok()?,
@@ -117,9 +112,11 @@ fn read_outcome(text: &str) -> Option<AttemptOutcome> {
                 .as_bytes()
                 .to_vec(),
         }),
-        "notSent" => Some(AttemptOutcome::NotSent { reason: reason() }),
         "timedOut" => Some(AttemptOutcome::TimedOut),
-        "failed" => Some(AttemptOutcome::Failed { reason: reason() }),
+        "error" => Some(AttemptOutcome::from_fetch_error(
+            v.get("code").and_then(Value::as_str),
+            v.get("message").and_then(Value::as_str).unwrap_or(""),
+        )),
         _ => None,
     }
 }
@@ -252,11 +249,11 @@ mod tests {
             Some(AttemptOutcome::TimedOut)
         ));
         assert!(matches!(
-            read_outcome(r#"{"kind":"notSent","reason":"ECONNREFUSED"}"#),
+            read_outcome(r#"{"kind":"error","code":"ECONNREFUSED","message":"fetch failed"}"#),
             Some(AttemptOutcome::NotSent { .. })
         ));
         assert!(matches!(
-            read_outcome(r#"{"kind":"failed"}"#),
+            read_outcome(r#"{"kind":"error","message":"socket hang up"}"#),
             Some(AttemptOutcome::Failed { .. })
         ));
         assert!(read_outcome(r#"{"kind":"answered","status":70000,"body":""}"#).is_none());
