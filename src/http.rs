@@ -1,11 +1,11 @@
 //! The HTTP endpoint's shell: reads the request, asks the core, answers.
 
 use crate::env_lookup::EnvLookup;
-use crate::idempotency::{self, Begin};
+use crate::ledger::Ledger;
 use crate::{body, log, upstream};
-use bloomreach_import_core::endpoint::{self, Route};
-use bloomreach_import_core::idempotency as idempotency_core;
-use bloomreach_import_core::{Reply, TriggerError, TriggerLog};
+use bloomreach_import_core::endpoint::{self, Prepared, Route};
+use bloomreach_import_core::idempotency::{self, IdempotencyKey};
+use bloomreach_import_core::{ledger, Lookup, Reply, TriggerError, TriggerLog};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -16,7 +16,14 @@ pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
     match endpoint::route(&req.method(), endpoint::path_of(&url), panic_route) {
         Err(reply) => reply,
         Ok(Route::Health) => Reply::health(),
+        // A route for tests only, and even then only for a caller with a valid token.
         Ok(Route::Panic) => {
+            let lookup = EnvLookup(env);
+            if let Err(error) =
+                endpoint::authorize(&lookup, header(req, "authorization").as_deref())
+            {
+                return endpoint::refusal_reply(&error);
+            }
             panic!("panic requested through /__panic (PANIC_TEST_ROUTE is enabled)")
         }
         Ok(Route::Start { raw_import_id }) => start(req, &url, env, &raw_import_id).await,
@@ -61,11 +68,11 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
         log::line(&entry.to_line());
         return endpoint::dry_run_reply(&prepared);
     }
-    let held = match header(req, idempotency_core::HEADER) {
+    let held = match header(req, idempotency::HEADER) {
         None => None,
-        Some(key) => match idempotency::begin(env, &key, &prepared.start).await {
-            Ok(Begin::Proceed(held)) => Some(held),
-            Ok(Begin::Replay(reply, error)) => {
+        Some(key) => match take_key(env, &lookup, &key, &prepared).await {
+            Ok(KeyAnswer::Proceed(held)) => Some(held),
+            Ok(KeyAnswer::Replay(reply, error)) => {
                 entry.replayed = true;
                 entry.error = error.as_ref();
                 entry.duration_ms = elapsed();
@@ -77,12 +84,52 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
     };
     let result = upstream::start(&prepared.upstream, prepared.limits).await;
     let reply = endpoint::outcome_reply(&prepared.start, &result);
-    if let Some(held) = held {
-        held.finish(&result, &reply).await;
+    if let Some((ledger, name, fingerprint)) = held {
+        ledger
+            .finish(&name, &ledger::finish(&fingerprint, &result, &reply))
+            .await;
     }
     entry.record_run(&result, elapsed());
     log::line(&entry.to_line());
     reply
+}
+
+/// What the ledger said of a request's `Idempotency-Key`.
+enum KeyAnswer {
+    /// Start, then finish the record named here.
+    Proceed((Ledger, String, String)),
+    /// Answer with the first request's reply; the error it carried, for the log.
+    Replay(Reply, Option<TriggerError>),
+}
+
+/// Validates the key and asks the ledger (one call that reads, decides and writes).
+/// `Err`: an invalid key, no binding, a TTL that does not fit, a reused key, a start
+/// under way or of unknown outcome, or a ledger that failed.
+async fn take_key(
+    env: &Env,
+    lookup: &EnvLookup<'_>,
+    raw_key: &str,
+    prepared: &Prepared,
+) -> Result<KeyAnswer, TriggerError> {
+    let key = IdempotencyKey::parse(raw_key)?;
+    let ledger = Ledger::from_env(env).ok_or_else(idempotency::unavailable)?;
+    let ttl_ms = idempotency::ttl_ms(
+        lookup.get(idempotency::TTL_SETTING).as_deref(),
+        prepared.limits.deadline_ms,
+    )?;
+    let name = key.object_name(&prepared.scope);
+    let fingerprint = idempotency::fingerprint(&prepared.start);
+    let begin = ledger
+        .begin(
+            &name,
+            &ledger::begin(&fingerprint, prepared.limits.deadline_ms, ttl_ms),
+        )
+        .await?;
+    match idempotency::answer(begin) {
+        idempotency::KeyAnswer::Proceed => Ok(KeyAnswer::Proceed((ledger, name, fingerprint))),
+        idempotency::KeyAnswer::Replay(reply, error) => Ok(KeyAnswer::Replay(reply, error)),
+        idempotency::KeyAnswer::Refuse(error) => Err(error),
+    }
 }
 
 /// Logs a request refused before any upstream call, and answers it.

@@ -16,7 +16,7 @@ mod concurrency;
 mod cron;
 mod env_lookup;
 mod http;
-mod idempotency;
+mod ledger;
 mod log;
 mod upstream;
 #[cfg(all(test, target_arch = "wasm32"))]
@@ -34,33 +34,63 @@ fn start() {
     }));
 }
 
-/// The HTTP handler. Every outcome is a JSON answer; `Err` only if the runtime
-/// itself refused to build a response.
 #[wasm_bindgen]
-pub async fn fetch(
-    req: web_sys::Request,
-    env: Env,
-    _ctx: JsValue,
-) -> Result<web_sys::Response, JsValue> {
-    let reply = http::handle(&req, &env).await;
-    http::to_response(&reply)
+extern "C" {
+    /// The invocation's context (`ctx`).
+    pub type ExecutionContext;
+    #[wasm_bindgen(method, js_name = waitUntil)]
+    fn wait_until(this: &ExecutionContext, promise: &js_sys::Promise);
+
+    /// The scheduled event's controller. `worker-sys` has no binding for `noRetry`.
+    pub type ScheduledController;
+    #[wasm_bindgen(method, getter)]
+    fn cron(this: &ScheduledController) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = scheduledTime)]
+    fn scheduled_time(this: &ScheduledController) -> Option<f64>;
+    #[wasm_bindgen(method, js_name = noRetry)]
+    fn no_retry(this: &ScheduledController);
+}
+
+pub use ledger::StartLedger;
+
+/// The HTTP handler. Every outcome is a JSON answer; a rejection only if the runtime
+/// itself refused to build a response.
+///
+/// The whole request, from the ledger's record to the log line, runs under
+/// `ctx.waitUntil`: work still pending when a caller disconnects is otherwise
+/// cancelled (<https://developers.cloudflare.com/workers/runtime-apis/context/>), which
+/// could cut a start between Bloomreach's answer and its record. The caller still
+/// gets the same promise's answer when it stays.
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: ExecutionContext) -> js_sys::Promise {
+    let work = wasm_bindgen_futures::future_to_promise(async move {
+        let reply = http::handle(&req, &env).await;
+        http::to_response(&reply).map(JsValue::from)
+    });
+    ctx.wait_until(&work);
+    work
 }
 
 /// The scheduled handler. It returns a rejected promise when any job failed, so the
-/// runtime (and the dashboard) records the event as an exception.
+/// runtime (and the dashboard) records the event as an exception, and calls
+/// `noRetry()` when the core says a redelivery could start nothing useful.
 #[wasm_bindgen]
 pub async fn scheduled(
-    event: worker::worker_sys::ScheduledEvent,
+    controller: ScheduledController,
     env: Env,
     _ctx: JsValue,
 ) -> Result<JsValue, JsValue> {
     // Both are always present on a scheduled event; if the runtime ever left one out,
     // the core reports the unknown cron by name and the event fails visibly.
-    let cron = event.cron().unwrap_or_default();
-    let scheduled_ms = event
+    let cron = controller.cron().unwrap_or_default();
+    let scheduled_ms = controller
         .scheduled_time()
-        .unwrap_or_else(|_| js_sys::Date::now());
-    match cron::run(&cron, scheduled_ms, &env).await {
+        .unwrap_or_else(js_sys::Date::now);
+    let verdict = cron::run_event(&cron, scheduled_ms, &env).await;
+    if verdict.no_retry {
+        controller.no_retry();
+    }
+    match verdict.result {
         Ok(()) => Ok(JsValue::UNDEFINED),
         Err(summary) => Err(js_sys::Error::new(&summary).into()),
     }

@@ -71,6 +71,8 @@ async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> A
         init.set_body(&JsValue::from_str(body));
     }
     init.set_signal(Some(signal));
+    // Never follow a redirect: the core reads a 3xx as an error (docs/behaviour.md).
+    init.set_redirect(web_sys::RequestRedirect::Manual);
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let response = match JsFuture::from(global.fetch_with_str_and_init(&request.url, &init)).await {
         Ok(r) => r.unchecked_into::<web_sys::Response>(),

@@ -10,6 +10,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = ProjectToken::parse(&text);
     let _ = BaseUrl::parse(&text);
     let path_ok = PathOverride::parse(&text).is_ok();
+    if let Ok(prefixes) = PathPrefixes::parse_as("P", "gs://bucket/daily,/upload-sftp") {
+        if prefixes.allows(&text) {
+            // Non-HTTP paths: byte for byte at a `/` boundary, nothing a server could
+            // read as a query, fragment, escape or dot segment.
+            assert!(!text.contains(['?', '#', '%', '\\']), "special character passed");
+            let rest = text.strip_prefix("gs://").unwrap_or(&text);
+            assert!(!rest.split('/').any(|s| s == "." || s == ".."), "dot segment passed");
+            let under = |p: &str| {
+                let t = text.trim_end_matches('/');
+                t == p || t.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+            };
+            assert!(under("gs://bucket/daily") || under("/upload-sftp"), "not under a prefix");
+        }
+    }
     if let Ok(prefixes) = PathPrefixes::parse_as("P", "https://files.example.com/exports/,/upload") {
         if prefixes.allows(&text) {
             assert!(path_ok || text.chars().count() > 2048 || text.is_empty());

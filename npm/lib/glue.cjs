@@ -47,6 +47,9 @@ async function attempt(fetchFn, request, timeoutMs) {
       headers: request.headers,
       body: request.body ?? undefined,
       signal: controller.signal,
+      // Never follow a redirect: the engine reads a 3xx (or an opaque redirect,
+      // status 0, in browsers) as an error that may have started a run.
+      redirect: "manual",
     });
     let body = "";
     try {

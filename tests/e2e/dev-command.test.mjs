@@ -5,6 +5,7 @@ import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { closedPort } from "../support/bloomreach-standin.mjs";
@@ -32,7 +33,7 @@ before(async () => {
   assert.ok(!fs.existsSync(path.join(root, ".dev.vars")), "this test runs without .dev.vars (the stand-in mode)");
   port = await closedPort();
   // Its own process group, so the stand-in and workerd stop with it.
-  dev = spawn("bash", [path.join(root, "scripts/dev")], { cwd: root, env: { ...process.env, PORT: String(port) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  dev = spawn("bash", [path.join(root, "scripts/dev")], { cwd: root, env: { ...process.env, PORT: String(port), DEV_PERSIST_TO: fs.mkdtempSync(path.join(os.tmpdir(), "bit-dev-state-")) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   dev.stdout.on("data", (d) => { output += d; });
   dev.stderr.on("data", (d) => { output += d; });
   await waitFor(/The worker is running/, 120000);

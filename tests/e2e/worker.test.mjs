@@ -344,7 +344,13 @@ describe("logs and panics", () => {
   });
 
   it("a panic is logged and later requests are still served", async () => {
-    const res = await worker.fetch("/__panic", { method: "POST" });
+    const anonymous = await worker.fetch("/__panic", { method: "POST" });
+    assert.equal(anonymous.status, 401, "the panic route needs a valid token");
+    assert.equal(anonymous.body.error.code, "unauthorized");
+    const wrong = await worker.fetch("/__panic", { method: "POST", headers: { authorization: "Bearer wrong-token-0123456789" } });
+    assert.equal(wrong.status, 401);
+    assert.ok(!worker.logs.some((l) => l.includes('"event":"panic"')), "no panic without a token");
+    const res = await worker.fetch("/__panic", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(res.status, 500);
     assert.ok(await until(() => worker.logs.some((l) => l.includes('"event":"panic"'))), worker.logs.join("\n"));
     const importId = id("ok");

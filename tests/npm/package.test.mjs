@@ -70,7 +70,7 @@ it("buildStartImportRequest gives the exact request with a body, both APIs", () 
 });
 
 it("invalid options throw at once an Error with code invalid_request naming the option", async () => {
-  for (const [options, name] of [[{ ...base(), importId: "a b" }, "importId"], [{ ...base(), importId: "i", baseUrl: "ftp://x" }, "baseUrl"], [{ ...base(), importId: "i", testConnection: "no" }, "testConnection"], [{ ...base(), importId: "i", colour: 1 }, "colour"], [{ importId: "i" }, "projectToken"]]) {
+  for (const [options, name] of [[{ ...base(), importId: "a b" }, "importId"], [{ ...base(), importId: "i", baseUrl: "ftp://x" }, "baseUrl"], [{ ...base(), importId: "i", baseUrl: "http://api.exponea.com" }, "baseUrl"], [{ ...base(), importId: "i", baseUrl: "http://127.0.0.1.evil.test" }, "baseUrl"], [{ ...base(), importId: "i", testConnection: "no" }, "testConnection"], [{ ...base(), importId: "i", colour: 1 }, "colour"], [{ importId: "i" }, "projectToken"]]) {
     assert.throws(() => pkg.buildStartImportRequest(options), (e) => e instanceof Error && e.code === "invalid_request" && e.message.includes(name));
     await assert.rejects(pkg.startImport(options), (e) => e instanceof Error && e.code === "invalid_request" && e.message.includes(name));
   }
@@ -215,4 +215,14 @@ void body; void go;
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
   const fail = run(NODE22, [tsc, ...flags, "bad.ts"]);
   assert.notEqual(fail.status, 0, "a call missing required options must not type-check");
+});
+
+it("startImport never follows a redirect: 502-style upstream_error naming the status, one request", async () => {
+  const result = await pkg.startImport({ ...base(), importId: "redirect_n1" });
+  assert.equal(result.ok, false);
+  assert.equal(result.code, "upstream_error");
+  assert.equal(result.status, 302);
+  assert.equal(result.attempts, 1);
+  assert.match(result.message, /^Bloomreach answered 302: a redirect/);
+  assert.deepEqual(standin.requests.map((r) => `${r.method} ${r.path}`), [`POST /data/v1/projects/proj-1/imports/redirect_n1/start`]);
 });

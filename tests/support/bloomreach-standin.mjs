@@ -42,6 +42,10 @@ export const SCENARIOS = {
   malformedok: () => ({ status: 200, headers: { "content-type": "application/json" }, body: '{"success": tru' }),
   huge: () => ({ status: 500, headers: { "content-type": "text/plain" }, body: "x".repeat(5 * 1024 * 1024) }),
   slow: () => ({ delayMs: 300, ...json(200, { success: true }) }),
+  // A redirect to a login page that answers 200: followed, it would read as "started".
+  redirect: () => ({ status: 302, headers: { location: "/login" }, body: "" }),
+  redirect303: () => ({ status: 303, headers: { location: "/login" }, body: "" }),
+  ratelimitedhuge: () => json(429, { success: false }, { "retry-after": "9999999999" }),
   hang: () => ({ hang: true }),
   reset: () => ({ reset: true }),
   resetbody: () => ({ resetBody: true }),
@@ -97,6 +101,11 @@ export function startStandin({ port = 0, onRequest, record: keep = true } = {}) 
       received++;
       if (keep) requests.push(record);
       onRequest?.(record);
+      if (url.pathname === "/login") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ success: true, page: "login" }));
+        return;
+      }
       if (!route || req.method !== "POST") {
         res.writeHead(404, { "content-type": "application/json" });
         res.end(JSON.stringify({ success: false, errors: { code: "NotFoundError", message: "Not found" } }));

@@ -26,9 +26,11 @@ export function allOutput() {
 
 /**
  * Starts the worker. `bindings` are added to (or, as `undefined`, removed from) the
- * defaults. Resolves to { fetch, scheduled, logs, close }.
+ * defaults; `ledger: false` leaves out the START_LEDGER Durable Object (kept in
+ * memory, so every worker starts with an empty ledger). Resolves to
+ * { fetch, scheduled, fireScheduled, ledgerCall, logs, close }.
  */
-export async function startWorker({ upstream, bindings = {}, kv = false } = {}) {
+export async function startWorker({ upstream, bindings = {}, ledger = true } = {}) {
   const all = {
     ...SECRETS,
     BLOOMREACH_PROJECT_TOKEN: PROJECT,
@@ -52,7 +54,7 @@ export async function startWorker({ upstream, bindings = {}, kv = false } = {}) 
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: all,
-    ...(kv ? { kvNamespaces: ["IDEMPOTENCY_KV"] } : {}),
+    ...(ledger ? { durableObjects: { START_LEDGER: { className: "StartLedger", useSQLite: true } } } : {}),
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) { collect(stdout); collect(stderr); },
@@ -75,9 +77,19 @@ export async function startWorker({ upstream, bindings = {}, kv = false } = {}) 
     },
     /** Fires the scheduled handler for `cron` at `timeMs`; resolves to its outcome ("ok" or "exception"). */
     async scheduled(cron, timeMs) {
+      return (await worker.fireScheduled(cron, timeMs)).outcome;
+    },
+    /** Fires the scheduled handler; resolves to { outcome, noRetry } as the runtime reports them. */
+    async fireScheduled(cron, timeMs) {
       const fetcher = await mf.getWorker();
       const result = await fetcher.scheduled({ cron, scheduledTime: new Date(timeMs) });
-      return result.outcome;
+      return { outcome: result.outcome, noRetry: result.noRetry };
+    },
+    /** Sends one call to the ledger object `name` directly (as the worker does); its answer, parsed. */
+    async ledgerCall(name, call) {
+      const ns = await mf.getDurableObjectNamespace("START_LEDGER");
+      const res = await ns.get(ns.idFromName(name)).fetch("https://start-ledger/", { method: "POST", body: JSON.stringify(call) });
+      return JSON.parse(await res.text());
     },
     close: () => mf.dispose(),
   };

@@ -71,8 +71,18 @@ impl BaseUrl {
         if host.is_empty() {
             return Err(bad("has no host"));
         }
+        if scheme == "http" && !is_loopback(host) {
+            // Basic credentials would cross the network in clear text.
+            return Err(bad(
+                "must use https:// (http:// only for a loopback host: 127.x.x.x, localhost or [::1])",
+            ));
+        }
         let path = path.trim_end_matches('/');
-        if path.split('/').any(|s| s == "." || s == "..") {
+        let dot_segment = |s: &str| {
+            let decoded = s.to_ascii_lowercase().replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        };
+        if path.split('/').any(dot_segment) {
             return Err(bad("must not contain '.' or '..' segments"));
         }
         Ok(BaseUrl(format!(
@@ -89,6 +99,24 @@ impl BaseUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A loopback host, the only kind `http://` may name: a dotted-decimal IPv4 literal in
+/// 127.0.0.0/8, exactly `localhost`, or `::1` (from `[::1]`). `127.0.0.1.evil.test` is
+/// a DNS name that anyone can point anywhere, so it is not one.
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") || host == "::1" {
+        return true;
+    }
+    let octets: Vec<&str> = host.split('.').collect();
+    octets.len() == 4
+        && octets[0] == "127"
+        && octets.iter().all(|o| {
+            !o.is_empty()
+                && o.len() <= 3
+                && o.bytes().all(|b| b.is_ascii_digit())
+                && o.parse::<u8>().is_ok()
+        })
 }
 
 #[cfg(test)]
@@ -119,6 +147,8 @@ mod tests {
             ),
             ("http://[::1]:9000/", "http://[::1]:9000"),
             ("http://[::1]/", "http://[::1]"),
+            ("http://localhost:8787", "http://localhost:8787"),
+            ("http://127.5.6.7", "http://127.5.6.7"),
         ] {
             assert_eq!(BaseUrl::parse(input).unwrap().as_str(), want, "{input}");
         }
@@ -140,6 +170,19 @@ mod tests {
             "https://api.exponea.com /",
             "https://api.exponea.com/../x",
             "https://api.exponea.com\\x",
+            // Clear-text http to anything but loopback.
+            "http://api.exponea.com",
+            "http://127.0.0.1.evil.test",
+            "http://128.0.0.1",
+            "http://127.0.0.256",
+            "http://127.1",
+            "http://localhost.evil.test",
+            "http://[::2]",
+            "http://0x7f.0.0.1",
+            // Encoded dot segments.
+            "https://api.exponea.com/%2e%2e/x",
+            "https://api.exponea.com/%2E./x",
+            "https://api.exponea.com/a/%2e",
         ] {
             let err = BaseUrl::parse_as("BLOOMREACH_API_BASE", bad).unwrap_err();
             assert!(err.message.starts_with("BLOOMREACH_API_BASE:"), "{bad}");

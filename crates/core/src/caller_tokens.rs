@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorCode, TriggerError};
 use crate::secret::Secret;
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// The shortest caller token accepted: guessing one must be hopeless.
 pub const MIN_TOKEN_CHARS: usize = 16;
@@ -41,25 +41,43 @@ impl CallerTokens {
     /// Checks an `Authorization` header. On success, the 1-based position of the
     /// matching token, which names the caller in logs without showing the token.
     ///
-    /// Every configured token is compared, each in constant time, so the time taken
-    /// does not tell which token, or how much of one, matched.
+    /// Neither a token's content nor its length leaks through timing: the presented
+    /// token and every configured one are padded to the longest configured token and
+    /// compared in full, lengths are compared in constant time too, and every token is
+    /// compared whatever matched. (`subtle`'s slice comparison alone returns early when
+    /// lengths differ; a digest crate would do as well but costs wasm bytes.)
     pub fn check(&self, authorization: Option<&str>) -> Result<usize, TriggerError> {
         let presented = authorization
             .and_then(bearer_token)
-            .ok_or_else(unauthorized)?;
-        let mut found = 0usize;
+            .ok_or_else(unauthorized)?
+            .as_bytes();
+        let width = self.0.iter().map(|t| t.expose().len()).max().unwrap_or(0);
+        let presented_padded = padded(presented, width);
+        let presented_len = presented.len() as u64;
+        let mut found = 0u64;
         for (i, token) in self.0.iter().enumerate() {
-            let equal: bool = token.expose().as_bytes().ct_eq(presented.as_bytes()).into();
-            if equal && found == 0 {
-                found = i + 1;
-            }
+            let token = token.expose().as_bytes();
+            let same = padded(token, width)
+                .as_slice()
+                .ct_eq(presented_padded.as_slice())
+                & (token.len() as u64).ct_eq(&presented_len);
+            let first = same & found.ct_eq(&0);
+            found = u64::conditional_select(&found, &(i as u64 + 1), first);
         }
         if found == 0 {
             Err(unauthorized())
         } else {
-            Ok(found)
+            Ok(found as usize)
         }
     }
+}
+
+/// `bytes` cut or zero-padded to exactly `width` bytes.
+fn padded(bytes: &[u8], width: usize) -> Vec<u8> {
+    let mut out = vec![0u8; width];
+    let n = bytes.len().min(width);
+    out[..n].copy_from_slice(&bytes[..n]);
+    out
 }
 
 fn unauthorized() -> TriggerError {
@@ -118,6 +136,26 @@ mod tests {
             let e = tokens().check(header.as_deref()).unwrap_err();
             assert_eq!(e.code, ErrorCode::Unauthorized, "{header:?}");
             assert!(!e.message.contains(A) && !e.message.contains(B));
+        }
+    }
+
+    #[test]
+    fn tokens_of_other_lengths_and_padding_never_match() {
+        let t = CallerTokens::parse_as("TRIGGER_TOKENS", &format!("{A},{B}x")).unwrap();
+        assert_eq!(t.check(Some(&format!("Bearer {B}x"))).unwrap(), 2);
+        assert_eq!(t.check(Some(&format!("Bearer {A}"))).unwrap(), 1);
+        // A prefix of a longer token, the token with NUL padding, a longer token.
+        for header in [
+            format!("Bearer {B}"),
+            format!("Bearer {A}\0"),
+            format!("Bearer {B}xx"),
+            format!("Bearer {A}{A}"),
+        ] {
+            assert_eq!(
+                t.check(Some(&header)).unwrap_err().code,
+                ErrorCode::Unauthorized,
+                "{header:?}"
+            );
         }
     }
 

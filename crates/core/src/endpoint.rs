@@ -90,10 +90,20 @@ pub fn declared_length_too_large(content_length: Option<&str>) -> bool {
         .is_some_and(|n| n > MAX_BODY_BYTES as u64)
 }
 
+/// The longest an HTTP start may take, whatever `UPSTREAM_DEADLINE_MS` says. The start
+/// runs under `ctx.waitUntil`, so it survives the caller disconnecting, and Cloudflare
+/// keeps such work at most 30 s after the caller leaves
+/// (<https://developers.cloudflare.com/workers/runtime-apis/context/#waituntil>);
+/// 25 s leaves room to record the outcome and write the log line. Cron events keep the
+/// configured deadline: the platform waits for their promise.
+pub const HTTP_DEADLINE_CAP_MS: u64 = 25_000;
+
 /// A start ready to send (or to show, for a dry run).
 #[derive(Clone, Debug)]
 pub struct Prepared {
     pub start: StartRequest,
+    /// The Bloomreach target, which scopes `Idempotency-Key` records.
+    pub scope: String,
     pub upstream: UpstreamRequest,
     pub limits: RetryLimits,
     pub dry_run: bool,
@@ -146,10 +156,13 @@ pub fn prepare(
         test_connection: fields.test_connection,
     };
     let upstream = start.build(&settings.base, &settings.credentials);
+    let mut limits = settings.limits;
+    limits.deadline_ms = limits.deadline_ms.min(HTTP_DEADLINE_CAP_MS);
     Ok(Prepared {
         start,
+        scope: settings.ledger_scope(),
         upstream,
-        limits: settings.limits,
+        limits,
         dry_run,
     })
 }
@@ -172,7 +185,13 @@ pub fn dry_run_reply(prepared: &Prepared) -> Reply {
 
 /// The answer once the start is over.
 pub fn outcome_reply(start: &StartRequest, result: &RunResult) -> Reply {
-    let mut extra = identity(start.import_id.as_str(), start.api);
+    start_reply(start.import_id.as_str(), start.api, result)
+}
+
+/// The answer once a start of `import_id` through `api` is over; also what a cron
+/// job's ledger record keeps.
+pub fn start_reply(import_id: &str, api: ApiKind, result: &RunResult) -> Reply {
+    let mut extra = identity(import_id, api);
     extra.insert("attempts".into(), result.attempts.into());
     extra.insert("duration_ms".into(), result.elapsed_ms.into());
     match &result.outcome {
@@ -337,6 +356,14 @@ mod tests {
     }
 
     #[test]
+    fn an_http_start_takes_at_most_25_seconds() {
+        let p = prepare("i", None, b"", &env(&[(DEADLINE_MS, "600000")])).unwrap();
+        assert_eq!(p.limits.deadline_ms, HTTP_DEADLINE_CAP_MS);
+        let p = prepare("i", None, b"", &env(&[(DEADLINE_MS, "4000")])).unwrap();
+        assert_eq!(p.limits.deadline_ms, 4_000);
+    }
+
+    #[test]
     fn dry_run_shows_the_request_without_credentials() {
         let p = prepare("imp-1", Some("dry_run=1"), b"", &env(&[])).unwrap();
         assert!(p.dry_run);
@@ -370,6 +397,7 @@ mod tests {
             outcome: Ok(crate::Accepted { status: 200 }),
             attempts: 2,
             elapsed_ms: 5,
+            evidence: crate::Evidence::Started,
         };
         let reply = outcome_reply(&p.start, &ok);
         let v: Value = serde_json::from_str(&reply.body).unwrap();
@@ -394,6 +422,7 @@ mod tests {
                 outcome: Err(limited),
                 attempts: 4,
                 elapsed_ms: 9,
+                evidence: crate::Evidence::Retryable,
             },
         );
         assert_eq!(reply.status, 503);

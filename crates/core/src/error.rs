@@ -20,15 +20,19 @@ pub enum ErrorCode {
     UpstreamError,
     UpstreamUnreachable,
     Misconfigured,
-    /// Not in the contract's table: an `Idempotency-Key` reused with another body.
+    /// An `Idempotency-Key` reused with another request.
     IdempotencyKeyReused,
-    /// Not in the contract's table: a request with this `Idempotency-Key` is under way.
+    /// A request with this `Idempotency-Key` is under way.
     IdempotencyKeyInProgress,
+    /// A start with this `Idempotency-Key` began and its outcome was never recorded.
+    UpstreamOutcomeUnknown,
+    /// The ledger (the `START_LEDGER` Durable Object) failed; nothing was started.
+    LedgerUnavailable,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::PathNotAllowed,
@@ -44,6 +48,8 @@ impl ErrorCode {
         ErrorCode::Misconfigured,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::IdempotencyKeyInProgress,
+        ErrorCode::UpstreamOutcomeUnknown,
+        ErrorCode::LedgerUnavailable,
     ];
 
     /// The code of its JSON name, if it is one.
@@ -69,6 +75,8 @@ impl ErrorCode {
             ErrorCode::Misconfigured => "misconfigured",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            ErrorCode::UpstreamOutcomeUnknown => "upstream_outcome_unknown",
+            ErrorCode::LedgerUnavailable => "ledger_unavailable",
         }
     }
 
@@ -82,8 +90,10 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpstreamRejected | ErrorCode::IdempotencyKeyReused => 422,
-            ErrorCode::UpstreamAuthFailed | ErrorCode::UpstreamError => 502,
-            ErrorCode::UpstreamRateLimited => 503,
+            ErrorCode::UpstreamAuthFailed
+            | ErrorCode::UpstreamError
+            | ErrorCode::UpstreamOutcomeUnknown => 502,
+            ErrorCode::UpstreamRateLimited | ErrorCode::LedgerUnavailable => 503,
             ErrorCode::IdempotencyKeyInProgress => 409,
             ErrorCode::UpstreamUnreachable => 504,
             ErrorCode::Misconfigured => 500,
@@ -110,7 +120,10 @@ impl ErrorCode {
             | ErrorCode::UpstreamRejected
             | ErrorCode::UpstreamRateLimited => 3,
             ErrorCode::UpstreamAuthFailed => 4,
-            ErrorCode::UpstreamError | ErrorCode::UpstreamUnreachable => 5,
+            ErrorCode::UpstreamError
+            | ErrorCode::UpstreamUnreachable
+            | ErrorCode::UpstreamOutcomeUnknown
+            | ErrorCode::LedgerUnavailable => 5,
         }
     }
 }
@@ -187,7 +200,11 @@ mod tests {
             ("misconfigured", 500),
             ("idempotency_key_reused", 422),
             ("idempotency_key_in_progress", 409),
+            ("upstream_outcome_unknown", 502),
+            ("ledger_unavailable", 503),
         ];
+        // Equal lengths first: `zip` would skip a code added without its row here.
+        assert_eq!(ErrorCode::ALL.len(), expected.len());
         for (code, (name, status)) in ErrorCode::ALL.iter().zip(expected) {
             assert_eq!(code.as_str(), name);
             assert_eq!(code.http_status(), status, "{name}");

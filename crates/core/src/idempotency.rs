@@ -1,21 +1,20 @@
 //! `Idempotency-Key`: a repeat of a start with the same key and the same request gets
-//! the first answer again instead of a second run in Bloomreach.
+//! the first answer again instead of a second run in Bloomreach (docs/behaviour.md,
+//! "Idempotency-Key").
 //!
-//! The shell keeps records in a KV namespace and holds an in-memory lock per key while
-//! a start is under way; this module decides everything else: whether a key is valid,
-//! what identifies "the same request", what a stored record means for a new request,
-//! and which outcomes are worth remembering.
+//! The ledger ([`crate::ledger`]) keeps the records and decides their states; this
+//! module decides what is HTTP about them: whether a key is valid, what identifies
+//! "the same request", which object holds a key, how long records live, and how each
+//! ledger decision is answered.
 
 use crate::error::{ErrorCode, TriggerError};
+use crate::ledger::{Begin, Kept};
 use crate::reply::Reply;
-use crate::run::RunResult;
 use crate::upstream_request::StartRequest;
 use serde_json::{json, Value};
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
-/// The KV namespace binding that holds the records.
-pub const KV_BINDING: &str = "IDEMPOTENCY_KV";
 /// How long a record is kept, in seconds (a setting).
 pub const TTL_SETTING: &str = "IDEMPOTENCY_TTL_SECONDS";
 /// The default: a day, longer than any pipeline's retries.
@@ -39,24 +38,28 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(value.to_owned()))
     }
 
-    /// The KV key of its record.
-    pub fn record_key(&self) -> String {
-        format!("idempotency:{}", self.0)
+    /// The name of the ledger object that holds this key's record. Keys are scoped
+    /// to the deployment's Bloomreach target, so one key used against two projects
+    /// (or two workers sharing a namespace) are two records.
+    pub fn object_name(&self, scope: &str) -> String {
+        format!("idempotency\n{scope}\n{}", self.0)
     }
 }
 
-/// The error for a key sent to a worker without the KV binding.
+/// The error for a key sent to a worker without the ledger binding.
 pub fn unavailable() -> TriggerError {
     TriggerError::invalid(
         "Idempotency-Key",
-        "this worker has no IDEMPOTENCY_KV binding, so it cannot keep the key; send the request without it, or add the binding",
+        "this worker has no START_LEDGER binding, so it cannot keep the key; send the request without it, or add the binding",
     )
 }
 
-/// The record's time to live from the setting (KV's minimum is 60 s).
-pub fn ttl_secs(setting: Option<&str>) -> Result<u64, TriggerError> {
-    match setting.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(DEFAULT_TTL_SECS),
+/// The records' time to live in milliseconds, from the setting: 60..=2592000 seconds
+/// (default a day), and longer than `deadline_ms`, the longest a start may take, so
+/// no record expires while its start is under way.
+pub fn ttl_ms(setting: Option<&str>, deadline_ms: u64) -> Result<u64, TriggerError> {
+    let secs = match setting.map(str::trim).filter(|s| !s.is_empty()) {
+        None => DEFAULT_TTL_SECS,
         Some(text) => text
             .parse::<u64>()
             .ok()
@@ -65,12 +68,20 @@ pub fn ttl_secs(setting: Option<&str>) -> Result<u64, TriggerError> {
                 TriggerError::misconfigured(format!(
                     "{TTL_SETTING}: must be a whole number from 60 to 2592000"
                 ))
-            }),
+            })?,
+    };
+    let ms = secs * 1000;
+    if ms <= deadline_ms {
+        return Err(TriggerError::misconfigured(format!(
+            "{TTL_SETTING}: must be longer than UPSTREAM_DEADLINE_MS ({deadline_ms} ms)"
+        )));
     }
+    Ok(ms)
 }
 
-/// What identifies "the same request": the start's fields, not the body's bytes, so
-/// `{}` and an empty body, or the same fields in another order, are the same.
+/// What identifies "the same request": the start's fields after defaults, not the
+/// body's bytes, so `{}` and an empty body, or the same fields in another order, are
+/// the same.
 pub fn fingerprint(start: &StartRequest) -> String {
     json!({
         "import_id": start.import_id.as_str(),
@@ -81,111 +92,77 @@ pub fn fingerprint(start: &StartRequest) -> String {
     .to_string()
 }
 
-/// What to do with a request, given the record found under its key.
+/// What the endpoint does with the ledger's decision on a key.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Decision {
-    /// No record: write [`pending_record`], start, then store the outcome.
+pub enum KeyAnswer {
+    /// Start, then `finish` the record.
     Proceed,
     /// Answer with the first request's reply, calling nothing. The error is the one
     /// that reply carried, if any, for the log line.
     Replay(Reply, Option<TriggerError>),
-    /// Refuse: the key was used with another request, or its start is under way.
+    /// Refuse with this error (reused key, start under way, outcome unknown).
     Refuse(TriggerError),
 }
 
-/// Decides from the stored record (if any) and the new request's fingerprint.
-pub fn decide(stored: Option<&str>, fingerprint: &str) -> Decision {
-    let Some(record) = stored.and_then(|s| serde_json::from_str::<Value>(s).ok()) else {
-        return Decision::Proceed;
-    };
-    if record.get("fingerprint").and_then(Value::as_str) != Some(fingerprint) {
-        return Decision::Refuse(TriggerError::new(
+/// The endpoint's answer to the ledger's decision.
+pub fn answer(begin: Begin) -> KeyAnswer {
+    match begin {
+        Begin::Proceed => KeyAnswer::Proceed,
+        Begin::Replay { kept, .. } => {
+            let reply = replayed_reply(&kept);
+            let error = stored_error(&kept, &reply);
+            KeyAnswer::Replay(reply, error)
+        }
+        Begin::Reused => KeyAnswer::Refuse(TriggerError::new(
             ErrorCode::IdempotencyKeyReused,
             "Idempotency-Key: was used with another request; use a new key",
-        ));
-    }
-    match record.get("state").and_then(Value::as_str) {
-        Some("done") => match stored_reply(&record) {
-            Some(reply) => {
-                let error = stored_error(&reply);
-                Decision::Replay(reply, error)
-            }
-            None => Decision::Proceed,
-        },
-        _ => Decision::Refuse(in_progress()),
+        )),
+        Begin::InProgress {
+            retry_after_secs, ..
+        } => {
+            let mut e = TriggerError::new(
+                ErrorCode::IdempotencyKeyInProgress,
+                "Idempotency-Key: a request with this key is under way; try again shortly",
+            );
+            e.retry_after_secs = Some(retry_after_secs);
+            KeyAnswer::Refuse(e)
+        }
+        Begin::OutcomeUnknown { .. } => KeyAnswer::Refuse(TriggerError::new(
+            ErrorCode::UpstreamOutcomeUnknown,
+            "Idempotency-Key: a start with this key began and its outcome was never recorded (the worker was stopped mid-start); it may have started, so it is not started again",
+        )),
     }
 }
 
-/// The refusal while another request with the key is under way.
-pub fn in_progress() -> TriggerError {
-    TriggerError::new(
-        ErrorCode::IdempotencyKeyInProgress,
-        "Idempotency-Key: a request with this key is under way; try again shortly",
-    )
+fn replayed_reply(kept: &Kept) -> Reply {
+    let mut headers = vec![("idempotent-replayed", "true".to_owned())];
+    if let Some(retry_after) = &kept.retry_after {
+        headers.push(("retry-after", retry_after.clone()));
+    }
+    Reply {
+        status: kept.status,
+        headers,
+        body: kept.body.clone(),
+    }
 }
 
-/// The error a stored reply carried (`{"error": {"code", "message"}}`), if any.
-fn stored_error(reply: &Reply) -> Option<TriggerError> {
+/// The error a kept reply carried (`{"error": {"code", "message"}}`), if any.
+fn stored_error(kept: &Kept, reply: &Reply) -> Option<TriggerError> {
+    let code = ErrorCode::from_name(&kept.outcome)?;
     let body: Value = serde_json::from_str(&reply.body).ok()?;
-    let error = body.get("error")?;
-    let code = ErrorCode::from_name(error.get("code")?.as_str()?)?;
-    let message = error
-        .get("message")
+    let message = body
+        .get("error")
+        .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
         .unwrap_or_default();
     Some(TriggerError::new(code, format!("replayed: {message}")))
-}
-
-fn stored_reply(record: &Value) -> Option<Reply> {
-    let status = u16::try_from(record.get("status")?.as_u64()?).ok()?;
-    let body = record.get("body")?.as_str()?.to_owned();
-    let mut headers = vec![("idempotent-replayed", "true".to_owned())];
-    if let Some(retry_after) = record.get("retry_after").and_then(Value::as_str) {
-        headers.push(("retry-after", retry_after.to_owned()));
-    }
-    Some(Reply {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// The record written before the start: it marks the key as under way.
-pub fn pending_record(fingerprint: &str) -> String {
-    json!({"state": "pending", "fingerprint": fingerprint}).to_string()
-}
-
-/// The record of a finished start, or `None` when the key should be freed instead:
-/// when Bloomreach said it started nothing (429 or 503 to the end), a retry with the
-/// same key must be able to start it.
-pub fn done_record(fingerprint: &str, result: &RunResult, reply: &Reply) -> Option<String> {
-    if let Err(e) = &result.outcome {
-        if matches!(e.upstream_status, Some(429 | 503)) {
-            return None;
-        }
-    }
-    let retry_after = reply
-        .headers
-        .iter()
-        .find(|(name, _)| *name == "retry-after")
-        .map(|(_, v)| v.clone());
-    Some(
-        json!({
-            "state": "done",
-            "fingerprint": fingerprint,
-            "status": reply.status,
-            "body": reply.body,
-            "retry_after": retry_after,
-        })
-        .to_string(),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
-    use crate::Accepted;
+    use crate::run::Evidence;
 
     fn start(path: Option<&str>) -> StartRequest {
         StartRequest {
@@ -198,11 +175,11 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_visible_ascii_up_to_255() {
-        assert!(IdempotencyKey::parse("2026-11-28/customers#1").is_ok());
-        assert_eq!(
-            IdempotencyKey::parse("k").unwrap().record_key(),
-            "idempotency:k"
+    fn keys_are_visible_ascii_up_to_255_and_scoped() {
+        let key = IdempotencyKey::parse("2026-11-28/customers#1").unwrap();
+        assert_ne!(
+            key.object_name("https://a\np1\n"),
+            key.object_name("https://a\np2\n")
         );
         for bad in ["", "a b", "é", &"k".repeat(256), "a\n"] {
             assert!(IdempotencyKey::parse(bad)
@@ -213,100 +190,96 @@ mod tests {
     }
 
     #[test]
-    fn no_record_proceeds_and_a_pending_record_is_in_progress() {
-        let f = fingerprint(&start(None));
-        assert_eq!(decide(None, &f), Decision::Proceed);
-        assert_eq!(decide(Some("garbage"), &f), Decision::Proceed);
-        let Decision::Refuse(e) = decide(Some(&pending_record(&f)), &f) else {
-            panic!("a pending record must refuse")
+    fn each_decision_has_its_answer() {
+        assert_eq!(answer(Begin::Proceed), KeyAnswer::Proceed);
+        let KeyAnswer::Refuse(e) = answer(Begin::Reused) else {
+            panic!()
         };
-        assert_eq!(e.code, ErrorCode::IdempotencyKeyInProgress);
+        assert_eq!(
+            (e.code, e.code.http_status()),
+            (ErrorCode::IdempotencyKeyReused, 422)
+        );
+        let KeyAnswer::Refuse(e) = answer(Begin::InProgress {
+            started_at_ms: 1,
+            retry_after_secs: 4,
+        }) else {
+            panic!()
+        };
         assert_eq!(e.code.http_status(), 409);
+        let reply = crate::endpoint::refusal_reply(&e);
+        assert!(reply.headers.contains(&("retry-after", "4".into())));
+        let KeyAnswer::Refuse(e) = answer(Begin::OutcomeUnknown { started_at_ms: 1 }) else {
+            panic!()
+        };
+        assert_eq!(
+            (e.code.as_str(), e.code.http_status()),
+            ("upstream_outcome_unknown", 502)
+        );
     }
 
     #[test]
-    fn a_done_record_is_replayed_for_the_same_request_only() {
-        let f = fingerprint(&start(Some("/a")));
-        let result = RunResult {
-            outcome: Ok(Accepted { status: 200 }),
-            attempts: 1,
-            elapsed_ms: 3,
+    fn a_replay_is_the_kept_reply_and_its_error_for_the_log() {
+        let failed = TriggerError::new(ErrorCode::ImportNotFound, "Bloomreach answered 404: gone");
+        let kept_reply = crate::endpoint::refusal_reply(&failed);
+        let kept = Kept {
+            outcome: "import_not_found".into(),
+            evidence: Evidence::MayHaveStarted,
+            status: kept_reply.status,
+            body: kept_reply.body.clone(),
+            retry_after: None,
         };
-        let reply = Reply::json(200, &json!({"ok": true}));
-        let record = done_record(&f, &result, &reply).unwrap();
-        let Decision::Replay(replayed, error) = decide(Some(&record), &f) else {
-            panic!("a done record must replay")
+        let KeyAnswer::Replay(reply, error) = answer(Begin::Replay {
+            started_at_ms: 1,
+            kept,
+        }) else {
+            panic!("a replay")
         };
-        assert_eq!(
-            (replayed.status, replayed.body.as_str()),
-            (200, r#"{"ok":true}"#)
-        );
-        assert!(replayed
+        assert_eq!((reply.status, &reply.body), (404, &kept_reply.body));
+        assert!(reply
             .headers
             .contains(&("idempotent-replayed", "true".into())));
-        assert_eq!(error, None);
-        let other = fingerprint(&start(Some("/b")));
-        let Decision::Refuse(refused) = decide(Some(&record), &other) else {
-            panic!("another request must be refused")
-        };
-        assert_eq!(refused.code, ErrorCode::IdempotencyKeyReused);
-        assert_eq!(refused.code.http_status(), 422);
-    }
-
-    #[test]
-    fn a_replayed_failure_keeps_its_code_for_the_log() {
-        let f = fingerprint(&start(None));
-        let failed = TriggerError::new(ErrorCode::ImportNotFound, "Bloomreach answered 404: gone");
-        let reply = crate::endpoint::refusal_reply(&failed);
-        let result = RunResult {
-            outcome: Err(failed),
-            attempts: 1,
-            elapsed_ms: 3,
-        };
-        let record = done_record(&f, &result, &reply).unwrap();
-        let Decision::Replay(replayed, error) = decide(Some(&record), &f) else {
-            panic!("a done record must replay")
-        };
-        assert_eq!(replayed.status, 404);
-        assert_eq!(error.map(|e| e.code), Some(ErrorCode::ImportNotFound));
-    }
-
-    #[test]
-    fn outcomes_that_started_nothing_free_the_key() {
-        let f = fingerprint(&start(None));
-        let mut limited = TriggerError::new(ErrorCode::UpstreamRateLimited, "429");
-        limited.upstream_status = Some(429);
-        let result = RunResult {
-            outcome: Err(limited),
-            attempts: 4,
-            elapsed_ms: 9,
-        };
-        assert_eq!(
-            done_record(&f, &result, &Reply::json(503, &json!({}))),
-            None
-        );
-        let timed_out = RunResult {
-            outcome: Err(TriggerError::new(ErrorCode::UpstreamUnreachable, "timeout")),
-            attempts: 1,
-            elapsed_ms: 9,
-        };
-        assert!(done_record(&f, &timed_out, &Reply::json(504, &json!({}))).is_some());
+        let error = error.unwrap();
+        assert_eq!(error.code, ErrorCode::ImportNotFound);
+        assert_eq!(error.message, "replayed: Bloomreach answered 404: gone");
     }
 
     #[test]
     fn the_fingerprint_ignores_how_the_body_was_written() {
-        assert_eq!(fingerprint(&start(None)), fingerprint(&start(None)));
-        assert_ne!(fingerprint(&start(None)), fingerprint(&start(Some("/a"))));
+        let from_body = |body: &[u8]| {
+            let fields = crate::request_body::parse_body(body).unwrap();
+            fingerprint(&StartRequest {
+                path: fields.path,
+                test_connection: fields.test_connection,
+                api: fields.api.unwrap_or_default(),
+                ..start(None)
+            })
+        };
+        assert_eq!(from_body(b""), from_body(b"{}"));
+        assert_eq!(from_body(b""), from_body(br#"{"api":"data-v1"}"#));
+        assert_eq!(
+            from_body(br#"{"path":"/a","test_connection":false}"#),
+            from_body(br#" { "test_connection" : false , "path" : "/a" } "#)
+        );
+        assert_ne!(from_body(b""), from_body(br#"{"path":"/a"}"#));
+        assert_ne!(from_body(b""), from_body(br#"{"test_connection":true}"#));
+        assert_eq!(
+            from_body(br#"{"path":"/a"}"#),
+            fingerprint(&start(Some("/a")))
+        );
     }
 
     #[test]
-    fn ttl_defaults_to_a_day_and_is_bounded() {
-        assert_eq!(ttl_secs(None), Ok(86_400));
-        assert_eq!(ttl_secs(Some("3600")), Ok(3600));
-        assert!(ttl_secs(Some("10")).is_err());
-        assert!(ttl_secs(Some("x"))
+    fn ttl_defaults_to_a_day_is_bounded_and_outlives_the_deadline() {
+        assert_eq!(ttl_ms(None, 25_000), Ok(86_400_000));
+        assert_eq!(ttl_ms(Some("3600"), 25_000), Ok(3_600_000));
+        assert!(ttl_ms(Some("10"), 25_000).is_err());
+        assert!(ttl_ms(Some("x"), 25_000)
             .unwrap_err()
             .message
             .starts_with(TTL_SETTING));
+        let e = ttl_ms(Some("60"), 60_000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Misconfigured);
+        assert!(e.message.contains("UPSTREAM_DEADLINE_MS"));
+        assert_eq!(ttl_ms(Some("61"), 60_000), Ok(61_000));
     }
 }

@@ -24,6 +24,17 @@ pub struct TriggerLog<'a> {
     pub dry_run: bool,
     /// Answered from an `Idempotency-Key` record, without calling Bloomreach.
     pub replayed: bool,
+    /// A cron job a redelivered event did not start again, and why.
+    pub skipped: Option<Skipped<'a>>,
+}
+
+/// A cron job skipped by a redelivery of its event: it first ran at
+/// `first_ran_at_ms` (unix ms) and ended in `recorded_outcome` (`ok`, an error code,
+/// or `idempotency_key_in_progress` / `upstream_outcome_unknown` while unrecorded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skipped<'a> {
+    pub first_ran_at_ms: u64,
+    pub recorded_outcome: &'a str,
 }
 
 impl<'a> TriggerLog<'a> {
@@ -41,6 +52,7 @@ impl<'a> TriggerLog<'a> {
             duration_ms: 0,
             dry_run: false,
             replayed: false,
+            skipped: None,
         }
     }
 
@@ -63,10 +75,19 @@ impl<'a> TriggerLog<'a> {
             );
         }
         m.insert("api".into(), self.api.as_str().into());
-        m.insert(
-            "outcome".into(),
-            self.error.map_or("ok", |e| e.code.as_str()).into(),
-        );
+        let outcome = match (self.skipped, self.error) {
+            (Some(_), _) => "skipped",
+            (None, Some(e)) => e.code.as_str(),
+            (None, None) => "ok",
+        };
+        m.insert("outcome".into(), outcome.into());
+        if let Some(skipped) = self.skipped {
+            m.insert(
+                "first_ran_at".into(),
+                iso_time(skipped.first_ran_at_ms).into(),
+            );
+            m.insert("recorded_outcome".into(), skipped.recorded_outcome.into());
+        }
         if let Some(e) = self.error {
             m.insert("message".into(), e.message.clone().into());
         }
@@ -92,6 +113,15 @@ impl<'a> TriggerLog<'a> {
     }
 }
 
+/// `2026-11-28T03:00:00Z` for a unix time in milliseconds.
+fn iso_time(ms: u64) -> String {
+    let t = crate::civil_time::UtcDateTime::from_unix((ms / 1000) as i64);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +141,7 @@ mod tests {
             duration_ms: 12,
             dry_run: false,
             replayed: false,
+            skipped: None,
         }
         .to_line();
         assert!(!line.contains('\n'));
@@ -122,5 +153,18 @@ mod tests {
         assert_eq!(v["attempts"], 1);
         assert_eq!(v["duration_ms"], 12);
         assert_eq!(v["cause"], "cron:0 3 * * *");
+    }
+
+    #[test]
+    fn a_skipped_job_says_when_it_first_ran_and_how_it_ended() {
+        let mut entry = TriggerLog::new(Some("customers"), "cron:0 3 * * *");
+        entry.skipped = Some(Skipped {
+            first_ran_at_ms: 1_795_834_800_123,
+            recorded_outcome: "ok",
+        });
+        let v: Value = serde_json::from_str(&entry.to_line()).unwrap();
+        assert_eq!(v["outcome"], "skipped");
+        assert_eq!(v["first_ran_at"], "2026-11-28T03:00:00Z");
+        assert_eq!(v["recorded_outcome"], "ok");
     }
 }

@@ -44,7 +44,7 @@ impl Reply {
         let mut reply = Reply::json(error.code.http_status(), &Value::Object(body));
         match error.code {
             ErrorCode::Unauthorized => reply.headers.push(("www-authenticate", "Bearer".into())),
-            ErrorCode::UpstreamRateLimited => {
+            ErrorCode::UpstreamRateLimited | ErrorCode::IdempotencyKeyInProgress => {
                 if let Some(secs) = error.retry_after_secs {
                     reply.headers.push(("retry-after", secs.to_string()));
                 }

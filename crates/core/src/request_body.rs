@@ -2,6 +2,7 @@
 
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, PathOverride};
+use crate::json_object::KeySeed;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -90,29 +91,6 @@ impl<'de> Visitor<'de> for RawFieldsVisitor {
             *slot = Some(map.next_value::<Value>()?);
         }
         Ok(fields)
-    }
-}
-
-/// A JSON object's key, read as a string (JSON keys are always strings).
-struct KeySeed;
-
-impl<'de> de::DeserializeSeed<'de> for KeySeed {
-    type Value = String;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_any(KeySeed)
-    }
-}
-
-impl Visitor<'_> for KeySeed {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
-        Ok(key.to_owned())
     }
 }
 

@@ -34,6 +34,15 @@ impl Default for RetryLimits {
     }
 }
 
+/// The longest `Retry-After` passed on to a caller, in seconds: a day. Bloomreach may
+/// say more; no caller should be told to wait years.
+pub const MAX_PASSED_ON_RETRY_AFTER_SECS: u64 = 86_400;
+
+/// The `Retry-After` to pass on, in whole seconds, for a wait of `ms`.
+pub fn passed_on_retry_after_secs(ms: u64) -> u64 {
+    ms.div_ceil(1000).min(MAX_PASSED_ON_RETRY_AFTER_SECS)
+}
+
 /// The least time worth starting another attempt with.
 const MIN_ATTEMPT_MS: u64 = 100;
 
@@ -49,8 +58,11 @@ pub enum RetryDecision {
 /// A date in the past means "now"; anything unreadable is ignored.
 pub fn parse_retry_after(value: &str, now_unix_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if !value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(|s| s.saturating_mul(1000));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Any all-digit value is seconds, however long: saturate rather than ignore it,
+        // so a huge value still means "not soon" instead of the default backoff.
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(secs.saturating_mul(1000));
     }
     let at_secs = parse_http_date(value)?;
     let at_ms = u64::try_from(at_secs).ok()?.saturating_mul(1000);
@@ -205,7 +217,17 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
             Some(0)
         );
-        for bad in ["", "-1", "1.5", "soon", "99999999999"] {
+        assert_eq!(
+            parse_retry_after("99999999999", now),
+            Some(99_999_999_999_000)
+        );
+        assert_eq!(
+            parse_retry_after("999999999999999999999999", now),
+            Some(u64::MAX)
+        );
+        assert_eq!(passed_on_retry_after_secs(u64::MAX), 86_400);
+        assert_eq!(passed_on_retry_after_secs(1_001), 2);
+        for bad in ["", "-1", "1.5", "soon", "+5"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }
     }

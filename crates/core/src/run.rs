@@ -4,7 +4,9 @@
 //! passes the time and the jitter in, so every path is testable on the host.
 
 use crate::error::{ErrorCode, TriggerError};
-use crate::retry::{decide, parse_retry_after, RetryDecision, RetryLimits};
+use crate::retry::{
+    decide, parse_retry_after, passed_on_retry_after_secs, RetryDecision, RetryLimits,
+};
 use crate::upstream_answer::{read_answer, Accepted};
 
 /// What happened to one attempt.
@@ -24,6 +26,47 @@ pub enum AttemptOutcome {
     Failed { reason: String },
 }
 
+/// What an outcome proves about Bloomreach's side. The two sets the behaviour rests
+/// on are defined here once (docs/behaviour.md, "Retries"): **retryable** (429, 503,
+/// refused before sending) and **proves nothing started** (retryable, plus any other
+/// 4xx: Bloomreach refused the request). The retry policy, the ledger and the npm
+/// package all ask these two methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// Bloomreach accepted the start (2xx).
+    Started,
+    /// Nothing started, and trying again may succeed: 429, 503, refused before sending.
+    Retryable,
+    /// Bloomreach refused the request (any other 4xx): nothing started, and trying
+    /// again would be refused again.
+    Refused,
+    /// A run may have started: timeouts, resets, 3xx, 500, 502, 504 and the rest.
+    MayHaveStarted,
+}
+
+impl Evidence {
+    /// The retryable set: trying again may change the outcome and cannot start twice.
+    pub fn is_retryable(self) -> bool {
+        self == Evidence::Retryable
+    }
+
+    /// The "proves nothing started" set: an `Idempotency-Key` is released, and a cron
+    /// redelivery may start the job again.
+    pub fn proves_nothing_started(self) -> bool {
+        matches!(self, Evidence::Retryable | Evidence::Refused)
+    }
+
+    /// What Bloomreach's answer with `status` proves.
+    pub fn of_status(status: u16) -> Evidence {
+        match status {
+            200..=299 => Evidence::Started,
+            429 | 503 => Evidence::Retryable,
+            400..=499 => Evidence::Refused,
+            _ => Evidence::MayHaveStarted,
+        }
+    }
+}
+
 /// Connection error codes that prove the request never left (Node's `cause.code`).
 const NOT_SENT_CODES: [&str; 5] = [
     "ECONNREFUSED",
@@ -34,6 +77,15 @@ const NOT_SENT_CODES: [&str; 5] = [
 ];
 
 impl AttemptOutcome {
+    /// What this attempt proves (see [`Evidence`]).
+    pub fn evidence(&self) -> Evidence {
+        match self {
+            AttemptOutcome::Answered { status, .. } => Evidence::of_status(*status),
+            AttemptOutcome::NotSent { .. } => Evidence::Retryable,
+            AttemptOutcome::TimedOut | AttemptOutcome::Failed { .. } => Evidence::MayHaveStarted,
+        }
+    }
+
     /// Reads a failed `fetch` (a rejected promise) from its error code, when the runtime
     /// gives one, and its message. Only a failure that proves nothing was sent (refused,
     /// name not resolved, no route) is `NotSent` and so may be retried; anything else
@@ -67,6 +119,9 @@ pub struct RunResult {
     pub outcome: Result<Accepted, TriggerError>,
     pub attempts: u32,
     pub elapsed_ms: u64,
+    /// What the last attempt proves. Earlier attempts were all retryable (else no
+    /// retry would have followed), so this is what the whole start proves.
+    pub evidence: Evidence,
 }
 
 /// The state of one start.
@@ -103,7 +158,8 @@ impl StartRun {
     pub fn on_outcome(&mut self, outcome: AttemptOutcome, now_unix_ms: u64, jitter: f64) -> Step {
         self.attempts = self.attempts.saturating_add(1);
         let elapsed = now_unix_ms.saturating_sub(self.started_ms);
-        let (result, retryable, retry_after_ms) = match outcome {
+        let evidence = outcome.evidence();
+        let (result, retry_after_ms) = match outcome {
             AttemptOutcome::Answered {
                 status,
                 retry_after,
@@ -115,17 +171,16 @@ impl StartRun {
                 let mut result = read_answer(status, &body);
                 if let Err(e) = &mut result {
                     if e.code == ErrorCode::UpstreamRateLimited {
-                        e.retry_after_secs = retry_after_ms.map(|ms| ms.div_ceil(1000));
+                        e.retry_after_secs = retry_after_ms.map(passed_on_retry_after_secs);
                     }
                 }
-                (result, status == 429 || status == 503, retry_after_ms)
+                (result, retry_after_ms)
             }
             AttemptOutcome::NotSent { reason } => (
                 Err(TriggerError::new(
                     ErrorCode::UpstreamUnreachable,
                     format!("could not connect to Bloomreach: {reason}"),
                 )),
-                true,
                 None,
             ),
             AttemptOutcome::TimedOut => (
@@ -133,7 +188,6 @@ impl StartRun {
                     ErrorCode::UpstreamUnreachable,
                     "Bloomreach did not answer in time; the import may or may not have started",
                 )),
-                false,
                 None,
             ),
             AttemptOutcome::Failed { reason } => (
@@ -143,17 +197,16 @@ impl StartRun {
                         "the connection to Bloomreach failed ({reason}); the import may or may not have started"
                     ),
                 )),
-                false,
                 None,
             ),
         };
         if result.is_ok() {
-            return self.done(result, elapsed);
+            return self.done(result, elapsed, evidence);
         }
         let jitter = if jitter.is_finite() { jitter } else { 0.0 };
         match decide(
             self.attempts,
-            retryable,
+            evidence.is_retryable(),
             retry_after_ms,
             elapsed,
             jitter,
@@ -163,15 +216,21 @@ impl StartRun {
                 after_ms,
                 timeout_ms: self.attempt_timeout(elapsed.saturating_add(after_ms)),
             },
-            RetryDecision::Stop => self.done(result, elapsed),
+            RetryDecision::Stop => self.done(result, elapsed, evidence),
         }
     }
 
-    fn done(&self, outcome: Result<Accepted, TriggerError>, elapsed_ms: u64) -> Step {
+    fn done(
+        &self,
+        outcome: Result<Accepted, TriggerError>,
+        elapsed_ms: u64,
+        evidence: Evidence,
+    ) -> Step {
         Step::Done(RunResult {
             outcome,
             attempts: self.attempts,
             elapsed_ms,
+            evidence,
         })
     }
 
@@ -250,6 +309,39 @@ mod tests {
     }
 
     #[test]
+    fn the_two_sets_are_as_documented() {
+        use Evidence::*;
+        for (status, want) in [
+            (200, Started),
+            (204, Started),
+            (0, MayHaveStarted),
+            (302, MayHaveStarted),
+            (400, Refused),
+            (401, Refused),
+            (403, Refused),
+            (404, Refused),
+            (409, Refused),
+            (429, Retryable),
+            (500, MayHaveStarted),
+            (502, MayHaveStarted),
+            (503, Retryable),
+            (504, MayHaveStarted),
+        ] {
+            assert_eq!(Evidence::of_status(status), want, "{status}");
+        }
+        assert!(Retryable.is_retryable() && Retryable.proves_nothing_started());
+        assert!(!Refused.is_retryable() && Refused.proves_nothing_started());
+        assert!(!MayHaveStarted.proves_nothing_started() && !Started.proves_nothing_started());
+        let refused = AttemptOutcome::NotSent { reason: "x".into() };
+        assert_eq!(refused.evidence(), Retryable);
+        assert_eq!(AttemptOutcome::TimedOut.evidence(), MayHaveStarted);
+        let (r, _) = drive(vec![answered(404, None)]);
+        assert_eq!((r.attempts, r.evidence), (1, Refused));
+        let (r, _) = drive(vec![answered(429, Some("1")); 4]);
+        assert_eq!(r.evidence, Retryable);
+    }
+
+    #[test]
     fn success_on_first_attempt() {
         let (r, waits) = drive(vec![answered(200, None)]);
         assert_eq!(r.outcome, Ok(Accepted { status: 200 }));
@@ -295,6 +387,8 @@ mod tests {
                 reason: "reset".into(),
             },
             answered(500, None),
+            answered(302, None),
+            answered(0, None),
             answered(502, None),
             answered(504, None),
         ] {
@@ -311,6 +405,24 @@ mod tests {
         let (r, _) = drive(vec![answered(429, Some("60"))]);
         assert_eq!(r.attempts, 1);
         assert_eq!(r.outcome.unwrap_err().retry_after_secs, Some(60));
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_passed_on_capped_at_a_day() {
+        for (value, passed_on) in [
+            ("9999999999", 86_400),
+            ("99999999999999999999999", 86_400),
+            ("86401", 86_400),
+            ("3600", 3_600),
+        ] {
+            let (r, waits) = drive(vec![answered(429, Some(value))]);
+            assert_eq!(waits, vec![0], "{value}: no retry within the deadline");
+            assert_eq!(
+                r.outcome.unwrap_err().retry_after_secs,
+                Some(passed_on),
+                "{value}"
+            );
+        }
     }
 
     #[test]

@@ -4,10 +4,15 @@
 //! Every job is read on its own, so one bad job is reported by cron and index while
 //! the others still run.
 
-use crate::error::TriggerError;
+use crate::error::{ErrorCode, TriggerError};
+use crate::idempotency;
 use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+use crate::json_object::Members;
+use crate::ledger::Begin;
+use crate::log_line::Skipped;
 use crate::path_policy::PathPrefixes;
 use crate::retry::RetryLimits;
+use crate::run::Evidence;
 use crate::settings::{Lookup, Settings, SCHEDULES};
 use crate::template::{parse_offset, PathTemplate};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
@@ -54,6 +59,20 @@ const JOB_FIELDS: [&str; 5] = ["import_id", "path", "test_connection", "api", "t
 
 fn label(cron: &str, index: usize) -> String {
     format!("SCHEDULES[{}][{index}]", Value::from(cron))
+}
+
+fn read_jobs(cron: &str, jobs: &Value) -> Result<Vec<Result<JobSpec, TriggerError>>, TriggerError> {
+    match jobs.as_array() {
+        Some(list) => Ok(list
+            .iter()
+            .enumerate()
+            .map(|(i, job)| read_job(&label(cron, i), job))
+            .collect()),
+        None => Err(TriggerError::misconfigured(format!(
+            "SCHEDULES[{}]: must be a list of jobs",
+            Value::from(cron)
+        ))),
+    }
 }
 
 /// Cron keys compare with white space folded, so `"0  3 * * *"` is `"0 3 * * *"`.
@@ -128,31 +147,54 @@ impl Schedules {
     /// Parses the `SCHEDULES` JSON text. Only a document that is not a JSON object of
     /// cron expressions fails as a whole; a bad cron or job is kept with its error.
     pub fn parse(text: &str) -> Result<Schedules, TriggerError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
-        })?;
-        let map = value.as_object().ok_or_else(|| {
+        let not_an_object = || {
             TriggerError::misconfigured(
                 "SCHEDULES: must be a JSON object mapping cron expressions to lists of jobs",
             )
+        };
+        if text.trim_start().as_bytes().first() != Some(&b'{') {
+            // Tell bad JSON apart from JSON of the wrong shape.
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => not_an_object(),
+                Err(e) => {
+                    TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
+                }
+            });
+        }
+        // Members in order, duplicates kept: `Value` would keep only the last list of
+        // a repeated cron and silently drop the others.
+        let Members(members) = serde_json::from_str(text).map_err(|e| {
+            TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
         })?;
-        let entries = map
-            .iter()
-            .map(|(cron, jobs)| CronEntry {
+        let mut entries: Vec<CronEntry> = Vec::new();
+        for (index, (cron, jobs)) in members.iter().enumerate() {
+            if entries.iter().any(|e| same_cron(&e.cron, cron)) {
+                continue;
+            }
+            let twins: Vec<&str> = members[index + 1..]
+                .iter()
+                .map(|(other, _)| other.as_str())
+                .filter(|other| same_cron(other, cron))
+                .collect();
+            let jobs = if twins.is_empty() {
+                read_jobs(cron, jobs)
+            } else {
+                let keys: Vec<String> = std::iter::once(cron.as_str())
+                    .chain(twins)
+                    .map(|k| Value::from(k).to_string())
+                    .collect();
+                Err(TriggerError::misconfigured(format!(
+                    "SCHEDULES[{}]: the cron is listed {} times ({}; keys are compared with white space folded), so none of its jobs start; list it once",
+                    Value::from(cron.as_str()),
+                    keys.len(),
+                    keys.join(", ")
+                )))
+            };
+            entries.push(CronEntry {
                 cron: cron.clone(),
-                jobs: match jobs.as_array() {
-                    Some(list) => Ok(list
-                        .iter()
-                        .enumerate()
-                        .map(|(i, job)| read_job(&label(cron, i), job))
-                        .collect()),
-                    None => Err(TriggerError::misconfigured(format!(
-                        "SCHEDULES[{}]: must be a list of jobs",
-                        Value::from(cron.as_str())
-                    ))),
-                },
-            })
-            .collect();
+                jobs,
+            });
+        }
         Ok(Schedules(entries))
     }
 
@@ -252,12 +294,18 @@ impl Schedules {
 pub struct EventPlan {
     pub jobs: Vec<PlannedJob>,
     pub limits: RetryLimits,
+    /// The Bloomreach target the ledger's records are scoped to.
+    pub scope: String,
+    /// How long the ledger keeps the jobs' records (checked against the deadline).
+    pub ttl_ms: Result<u64, TriggerError>,
 }
 
 /// One job of an event, ready to send.
 #[derive(Clone, Debug)]
 pub struct PlannedJob {
     pub job: String,
+    /// The job's position in its cron's list.
+    pub index: usize,
     pub import_id: Option<ImportId>,
     pub api: ApiKind,
     pub request: Result<UpstreamRequest, TriggerError>,
@@ -284,11 +332,13 @@ pub fn plan_event(
     )?;
     let jobs = planned
         .into_iter()
-        .map(|p| PlannedJob {
+        .enumerate()
+        .map(|(index, p)| PlannedJob {
             request: p
                 .start
                 .map(|s| s.build(&settings.base, &settings.credentials)),
             job: p.job,
+            index,
             import_id: p.import_id,
             api: p.api,
         })
@@ -296,18 +346,129 @@ pub fn plan_event(
     Ok(EventPlan {
         jobs,
         limits: settings.limits,
+        scope: settings.ledger_scope(),
+        ttl_ms: idempotency::ttl_ms(
+            lookup.get(idempotency::TTL_SETTING).as_deref(),
+            settings.limits.deadline_ms,
+        ),
     })
 }
 
-/// The event's verdict once every job answered: `Err` with a summary when any failed.
-pub fn event_verdict(cron: &str, failed: usize, total: usize) -> Result<(), String> {
+/// The latest outcome of one job of an event: of the start just made, of the record
+/// a redelivery found, or of the configuration or ledger error that stopped it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub ok: bool,
+    pub evidence: Evidence,
+}
+
+impl JobOutcome {
+    /// A job whose configuration is wrong: nothing started, and a redelivery of the
+    /// same event would fail the same way.
+    pub const MISCONFIGURED: JobOutcome = JobOutcome {
+        ok: false,
+        evidence: Evidence::Refused,
+    };
+    /// A job the ledger could not record: not started, worth a redelivery.
+    pub const LEDGER_FAILED: JobOutcome = JobOutcome {
+        ok: false,
+        evidence: Evidence::Retryable,
+    };
+}
+
+/// A job that a redelivery of its event finds recorded, and so does not start again:
+/// how to log it, and its latest outcome. `None` for [`Begin::Proceed`] (start it) and
+/// [`Begin::Reused`] (cannot happen: what the job sends is part of its record's name).
+pub fn skipped_job(earlier: &Begin) -> Option<(Skipped<'_>, JobOutcome)> {
+    let (first_ran_at_ms, recorded_outcome, outcome) = match earlier {
+        Begin::Proceed | Begin::Reused => return None,
+        Begin::Replay {
+            started_at_ms,
+            kept,
+        } => (
+            *started_at_ms,
+            kept.outcome.as_str(),
+            JobOutcome {
+                ok: kept.outcome == "ok",
+                evidence: kept.evidence,
+            },
+        ),
+        // Another delivery is starting it now; its record will tell the next one.
+        Begin::InProgress { started_at_ms, .. } => (
+            *started_at_ms,
+            "in_progress",
+            JobOutcome {
+                ok: false,
+                evidence: Evidence::Retryable,
+            },
+        ),
+        Begin::OutcomeUnknown { started_at_ms } => (
+            *started_at_ms,
+            ErrorCode::UpstreamOutcomeUnknown.as_str(),
+            JobOutcome {
+                ok: false,
+                evidence: Evidence::MayHaveStarted,
+            },
+        ),
+    };
+    Some((
+        Skipped {
+            first_ran_at_ms,
+            recorded_outcome,
+        },
+        outcome,
+    ))
+}
+
+/// How a scheduled event ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventVerdict {
+    /// `Err` with a summary when any job's latest outcome is a failure.
+    pub result: Result<(), String>,
+    /// Whether to call the controller's `noRetry()`, so Cloudflare does not deliver
+    /// the failed event again
+    /// (<https://developers.cloudflare.com/workers/runtime-apis/handlers/scheduled/>).
+    pub no_retry: bool,
+}
+
+/// The event's verdict once every job answered (docs/behaviour.md, "Cron events").
+///
+/// With the ledger, a redelivery starts only the jobs whose record proves nothing
+/// started, so it is worth having while any job's outcome is retryable: `noRetry()`
+/// only when none is. Without the ledger, a redelivery would start every job again,
+/// so `noRetry()` whenever any job may have started (or did). A successful event
+/// never calls it.
+pub fn event_verdict(cron: &str, jobs: &[JobOutcome], with_ledger: bool) -> EventVerdict {
+    let failed = jobs.iter().filter(|j| !j.ok).count();
     if failed == 0 {
-        Ok(())
+        return EventVerdict {
+            result: Ok(()),
+            no_retry: false,
+        };
+    }
+    let no_retry = if with_ledger {
+        !jobs.iter().any(|j| j.evidence.is_retryable())
     } else {
-        Err(format!(
-            "{failed} of {total} scheduled imports failed for cron {}; see the log lines",
+        jobs.iter().any(|j| !j.evidence.proves_nothing_started())
+    };
+    EventVerdict {
+        result: Err(format!(
+            "{failed} of {} scheduled imports failed for cron {}; see the log lines",
+            jobs.len(),
             Value::from(cron)
-        ))
+        )),
+        no_retry,
+    }
+}
+
+/// The verdict of an event that could not be planned (settings, `SCHEDULES` or the
+/// ledger's time to live are wrong): it fails, nothing started, and a redelivery would
+/// fail the same way, so with the ledger `noRetry()`; without it nothing may have
+/// started, so no call either way is needed and none is made.
+pub fn unplanned_verdict(error: &TriggerError, with_ledger: bool) -> EventVerdict {
+    EventVerdict {
+        result: Err(error.message.clone()),
+        no_retry: with_ledger,
     }
 }
 
@@ -349,7 +510,6 @@ fn start_of(
 mod tests {
     use super::*;
     use crate::civil_time::days_from_civil;
-    use crate::ErrorCode;
 
     const DOC: &str = r#"{
         "0 3 * * *": [
@@ -396,6 +556,40 @@ mod tests {
             "gs://b/2024/03/01/03.csv"
         );
         assert_eq!(second.test_connection, Some(false));
+    }
+
+    #[test]
+    fn a_cron_listed_twice_starts_none_of_its_jobs_and_others_run() {
+        for doc in [
+            r#"{"0 3 * * *": [{"import_id": "a"}], "5 * * * *": [{"import_id": "c"}], "0 3 * * *": [{"import_id": "b"}]}"#,
+            r#"{"0 3 * * *": [{"import_id": "a"}], "5 * * * *": [{"import_id": "c"}], "0  3 * * *": [{"import_id": "b"}]}"#,
+            r#"{"0 3 * * *": [{"import_id": "a"}], "5 * * * *": [{"import_id": "c"}], " 0 3 * * * ": [{"import_id": "b"}]}"#,
+        ] {
+            let s = Schedules::parse(doc).unwrap();
+            for cron in ["0 3 * * *", "0  3 * * *"] {
+                let e = s.plan(cron, 0, &project(), None).unwrap_err();
+                assert_eq!(e.code, ErrorCode::Misconfigured);
+                assert!(
+                    e.message
+                        .starts_with(r#"SCHEDULES["0 3 * * *"]: the cron is listed 2 times"#),
+                    "{}",
+                    e.message
+                );
+            }
+            let other = s.plan("5 * * * *", 0, &project(), None).unwrap();
+            assert_eq!(other[0].import_id.as_ref().unwrap().as_str(), "c");
+            let problems = s.problems(&["0 3 * * *".into(), "5 * * * *".into()]);
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].contains("listed 2 times"));
+        }
+        assert!(Schedules::parse("[1]")
+            .unwrap_err()
+            .message
+            .contains("must be a JSON object"));
+        assert!(Schedules::parse("{")
+            .unwrap_err()
+            .message
+            .contains("not valid JSON"));
     }
 
     #[test]
@@ -535,10 +729,108 @@ mod tests {
 
     #[test]
     fn an_event_fails_when_any_job_failed() {
-        assert_eq!(event_verdict("0 3 * * *", 0, 3), Ok(()));
+        let ok = JobOutcome {
+            ok: true,
+            evidence: Evidence::Started,
+        };
+        let failed = |evidence| JobOutcome {
+            ok: false,
+            evidence,
+        };
+        for ledger in [true, false] {
+            let v = event_verdict("0 3 * * *", &[ok, ok, ok], ledger);
+            assert_eq!((v.result, v.no_retry), (Ok(()), false));
+        }
+        let v = event_verdict("0 3 * * *", &[ok, failed(Evidence::Refused), ok], true);
         assert_eq!(
-            event_verdict("0 3 * * *", 1, 3).unwrap_err(),
+            v.result.unwrap_err(),
             r#"1 of 3 scheduled imports failed for cron "0 3 * * *"; see the log lines"#
+        );
+    }
+
+    #[test]
+    fn a_redelivery_skips_recorded_jobs_with_their_latest_outcome() {
+        use crate::ledger::Kept;
+        assert_eq!(skipped_job(&Begin::Proceed), None);
+        assert_eq!(skipped_job(&Begin::Reused), None);
+        let kept = |outcome: &str, evidence| Begin::Replay {
+            started_at_ms: 7,
+            kept: Kept {
+                outcome: outcome.into(),
+                evidence,
+                status: 200,
+                body: "{}".into(),
+                retry_after: None,
+            },
+        };
+        let done = kept("ok", Evidence::Started);
+        let (s, o) = skipped_job(&done).unwrap();
+        assert_eq!((s.first_ran_at_ms, s.recorded_outcome), (7, "ok"));
+        assert_eq!((o.ok, o.evidence), (true, Evidence::Started));
+        let failed = kept("upstream_error", Evidence::MayHaveStarted);
+        let (_, o) = skipped_job(&failed).unwrap();
+        assert_eq!((o.ok, o.evidence), (false, Evidence::MayHaveStarted));
+        let (s, o) = skipped_job(&Begin::OutcomeUnknown { started_at_ms: 3 }).unwrap();
+        assert_eq!(s.recorded_outcome, "upstream_outcome_unknown");
+        assert!(!o.ok && !o.evidence.proves_nothing_started());
+        let running = Begin::InProgress {
+            started_at_ms: 3,
+            retry_after_secs: 2,
+        };
+        let (_, o) = skipped_job(&running).unwrap();
+        assert!(!o.ok && o.evidence.is_retryable());
+    }
+
+    #[test]
+    fn no_retry_only_when_a_redelivery_could_start_nothing_useful() {
+        let ok = JobOutcome {
+            ok: true,
+            evidence: Evidence::Started,
+        };
+        let failed = |evidence| JobOutcome {
+            ok: false,
+            evidence,
+        };
+        // With the ledger: only when no job's outcome is retryable.
+        for (jobs, no_retry) in [
+            (vec![ok, failed(Evidence::Retryable)], false),
+            (
+                vec![failed(Evidence::Refused), failed(Evidence::MayHaveStarted)],
+                true,
+            ),
+            (vec![ok, JobOutcome::LEDGER_FAILED], false),
+            (vec![JobOutcome::MISCONFIGURED], true),
+        ] {
+            assert_eq!(
+                event_verdict("c", &jobs, true).no_retry,
+                no_retry,
+                "{jobs:?}"
+            );
+        }
+        // Without it: whenever any job may have started (a success included).
+        for (jobs, no_retry) in [
+            (vec![ok, failed(Evidence::Retryable)], true),
+            (
+                vec![failed(Evidence::Retryable), failed(Evidence::Refused)],
+                false,
+            ),
+            (vec![failed(Evidence::MayHaveStarted)], true),
+            (vec![JobOutcome::MISCONFIGURED], false),
+        ] {
+            assert_eq!(
+                event_verdict("c", &jobs, false).no_retry,
+                no_retry,
+                "{jobs:?}"
+            );
+        }
+        // A cron with no jobs succeeds with nothing to do.
+        assert_eq!(event_verdict("c", &[], true).result, Ok(()));
+        let e = TriggerError::misconfigured("SCHEDULES is not set");
+        assert!(unplanned_verdict(&e, true).no_retry);
+        assert!(!unplanned_verdict(&e, false).no_retry);
+        assert_eq!(
+            unplanned_verdict(&e, false).result,
+            Err("SCHEDULES is not set".into())
         );
     }
 

@@ -176,6 +176,12 @@ impl Settings {
         }
     }
 
+    /// The Bloomreach target this deployment starts imports in, which scopes the
+    /// ledger's records: the same key against another project is another record.
+    pub fn ledger_scope(&self) -> String {
+        format!("{}\n{}", self.base.as_str(), self.project.as_str())
+    }
+
     /// Reads `TRIGGER_TOKENS`, needed only by the HTTP endpoint.
     pub fn caller_tokens(lookup: &dyn Lookup) -> Result<CallerTokens, TriggerError> {
         match value(lookup, TRIGGER_TOKENS) {

@@ -34,6 +34,22 @@ pub fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, TriggerError> {
             return Ok(Accepted { status });
         }
     }
+    if status == 0 || (300..400).contains(&status) {
+        // Redirects are never followed: a 302/303 would turn the POST into a GET
+        // elsewhere, and a login page's 200 would read as "started". What happened
+        // behind it is unknown, so it is an error that may have started a run.
+        let shown = if status == 0 {
+            "with an opaque redirect".to_owned()
+        } else {
+            status.to_string()
+        };
+        let mut error = TriggerError::new(
+            ErrorCode::UpstreamError,
+            format!("Bloomreach answered {shown}: a redirect, which is not followed (check the API base); the import may or may not have started"),
+        );
+        error.upstream_status = (status != 0).then_some(status);
+        return Err(error);
+    }
     let text = describe(json.as_ref(), body);
     let code = match status {
         401 | 403 => ErrorCode::UpstreamAuthFailed,
@@ -156,6 +172,22 @@ mod tests {
 
     fn err(status: u16, body: &str) -> TriggerError {
         read_answer(status, body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn redirects_are_errors_naming_the_status() {
+        for status in [301, 302, 303, 307, 308] {
+            let e = read_answer(status, b"<html>login</html>").unwrap_err();
+            assert_eq!(e.code, ErrorCode::UpstreamError);
+            assert_eq!(e.upstream_status, Some(status));
+            assert!(e
+                .message
+                .starts_with(&format!("Bloomreach answered {status}: a redirect")));
+        }
+        let opaque = read_answer(0, b"").unwrap_err();
+        assert_eq!(opaque.code, ErrorCode::UpstreamError);
+        assert_eq!(opaque.upstream_status, None);
+        assert!(opaque.message.contains("opaque redirect"));
     }
 
     #[test]

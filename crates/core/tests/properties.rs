@@ -146,3 +146,35 @@ proptest! {
         prop_assert_eq!(ts.parse::<i64>().unwrap(), secs);
     }
 }
+
+/// What contract section 7 promises of a non-HTTP path that passes the prefix check.
+fn opaque_path_is_under(prefixes: &[&str], path: &str) -> bool {
+    let clean = !path.contains(['?', '#', '%', '\\'])
+        && !path
+            .split('/')
+            .skip(if path.contains("://") { 3 } else { 0 })
+            .any(|s| s == "." || s == "..");
+    clean
+        && prefixes.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            let path = path.trim_end_matches('/');
+            path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// A non-HTTP path passes only when it equals a prefix or continues it at a `/`,
+    /// and holds no `?`, `#`, `%`, `\` or dot segment.
+    #[test]
+    fn non_http_paths_pass_only_under_a_prefix_at_a_slash(
+        tail in "[a-z/?#%.\\\\-]{0,12}",
+        which in 0usize..4,
+    ) {
+        let configured = ["/upload", "gs://bucket/daily", "s3://b/", "sftp://h/in"];
+        let prefixes = PathPrefixes::parse_as("P", &configured.join(",")).unwrap();
+        let path = format!("{}{tail}", configured[which]);
+        prop_assert_eq!(prefixes.allows(&path), opaque_path_is_under(&configured, &path), "{}", path);
+    }
+}

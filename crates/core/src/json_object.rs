@@ -1,0 +1,67 @@
+//! Reading a JSON object's members in order, duplicates kept, so a caller can refuse
+//! them by name. serde_json's `Value` keeps only the last of two equal keys, which
+//! silently loses a field of a request body or a whole cron of `SCHEDULES`.
+
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::Deserializer;
+use serde_json::Value;
+use std::fmt;
+
+/// A JSON object's key, read as a string (JSON keys are always strings).
+pub(crate) struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(KeySeed)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+        Ok(key.to_owned())
+    }
+}
+
+/// The members of a JSON object, in document order, duplicates included.
+pub(crate) struct Members(pub(crate) Vec<(String, Value)>);
+
+impl<'de> de::Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MembersVisitor)
+    }
+}
+
+struct MembersVisitor;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Members;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            members.push((key, map.next_value::<Value>()?));
+        }
+        Ok(Members(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_kept_in_order() {
+        let Members(m) = serde_json::from_str(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
+        let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "a"]);
+        assert_eq!(m[2].1, Value::from(3));
+        assert!(serde_json::from_str::<Members>("[1]").is_err());
+    }
+}

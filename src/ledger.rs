@@ -1,0 +1,198 @@
+//! The start ledger's shell: the `StartLedger` Durable Object class, and the calls
+//! the worker makes to it. The core (`bloomreach_import_core::ledger`) decides every
+//! state; this file only moves its calls and records (docs/architecture.md).
+//!
+//! A hand-written `wasm_bindgen` class rather than `#[durable_object]`: the macro
+//! routes through `worker::Request`/`Response`, which bring back the router and the
+//! error strings this worker sheds (about 40 KB of wasm). workerd constructs it with
+//! `(state, env)` and calls `fetch` and `alarm`, as it would a JavaScript class.
+
+use bloomreach_import_core::ledger::{self, Begin, Write};
+use bloomreach_import_core::TriggerError;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use worker::Env;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The object's state (`ctx` in JavaScript).
+    pub type DurableObjectState;
+    #[wasm_bindgen(method, getter)]
+    fn storage(this: &DurableObjectState) -> DurableObjectStorage;
+
+    #[derive(Clone)]
+    type DurableObjectStorage;
+    #[wasm_bindgen(method, getter)]
+    fn sql(this: &DurableObjectStorage) -> SqlStorage;
+    #[wasm_bindgen(method, js_name = setAlarm)]
+    fn set_alarm(this: &DurableObjectStorage, at_ms: f64) -> js_sys::Promise;
+
+    /// SQLite storage: `exec` runs at once (synchronously) inside the object.
+    type SqlStorage;
+    #[wasm_bindgen(method, catch, js_name = exec)]
+    fn exec0(this: &SqlStorage, query: &str) -> Result<SqlCursor, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = exec)]
+    fn exec1(this: &SqlStorage, query: &str, a: &JsValue) -> Result<SqlCursor, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = exec)]
+    fn exec2(
+        this: &SqlStorage,
+        query: &str,
+        a: &JsValue,
+        b: &JsValue,
+    ) -> Result<SqlCursor, JsValue>;
+    type SqlCursor;
+    #[wasm_bindgen(method, js_name = toArray)]
+    fn to_array(this: &SqlCursor) -> js_sys::Array;
+
+    /// The `START_LEDGER` binding.
+    type DurableObjectNamespace;
+    #[wasm_bindgen(method, js_name = idFromName)]
+    fn id_from_name(this: &DurableObjectNamespace, name: &str) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn get(this: &DurableObjectNamespace, id: &JsValue) -> DurableObjectStub;
+    type DurableObjectStub;
+    #[wasm_bindgen(method, js_name = fetch)]
+    fn fetch_with_init(
+        this: &DurableObjectStub,
+        url: &str,
+        init: &web_sys::RequestInit,
+    ) -> js_sys::Promise;
+}
+
+/// One record per object: each key and each cron job of an event has its own object,
+/// so one busy key never queues behind another.
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS record (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, expires_at INTEGER NOT NULL)";
+
+/// The Durable Object class, bound as `START_LEDGER` in wrangler.toml.
+#[wasm_bindgen]
+pub struct StartLedger {
+    storage: DurableObjectStorage,
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now().max(0.0) as u64
+}
+
+fn stored(sql: &SqlStorage) -> Result<Option<String>, JsValue> {
+    let rows = sql
+        .exec0("SELECT body FROM record WHERE id = 1")?
+        .to_array();
+    Ok(js_sys::Reflect::get(&rows.get(0), &"body".into())
+        .ok()
+        .and_then(|v| v.as_string()))
+}
+
+/// Reads the record, runs the core's decision and writes its result, with no `await`
+/// in between: the object runs one call at a time, so this is the one place that
+/// decides for its key.
+fn decide(storage: &DurableObjectStorage, call: &str) -> Result<ledger::Applied, JsValue> {
+    let sql = storage.sql();
+    sql.exec0(SCHEMA)?;
+    let applied = ledger::apply(stored(&sql)?.as_deref(), call, now_ms());
+    match &applied.write {
+        Write::Nothing => {}
+        Write::Put {
+            record,
+            expires_at_ms,
+        } => {
+            sql.exec2(
+                "INSERT OR REPLACE INTO record (id, body, expires_at) VALUES (1, ?, ?)",
+                &JsValue::from_str(record),
+                &JsValue::from_f64(*expires_at_ms as f64),
+            )?;
+        }
+        Write::Delete => {
+            sql.exec0("DELETE FROM record")?;
+        }
+    }
+    Ok(applied)
+}
+
+#[wasm_bindgen]
+impl StartLedger {
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: DurableObjectState, _env: JsValue) -> StartLedger {
+        StartLedger {
+            storage: state.storage(),
+        }
+    }
+
+    /// One ledger call: the request's body is the core's call, the answer its answer.
+    pub fn fetch(&self, request: web_sys::Request) -> js_sys::Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let call = JsFuture::from(request.text()?).await?;
+            let applied = decide(&storage, &call.as_string().unwrap_or_default())?;
+            // Clean up once the record expires (see `alarm`).
+            if let Some(at) = ledger::expiry_of(&applied.write) {
+                JsFuture::from(storage.set_alarm(at as f64)).await?;
+            }
+            Ok(web_sys::Response::new_with_opt_str(Some(&applied.answer))?.into())
+        })
+    }
+
+    /// Deletes the record once it has expired, so storage does not grow with every
+    /// key ever used.
+    pub fn alarm(&self) -> js_sys::Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let sql = storage.sql();
+            sql.exec0(SCHEMA)?;
+            sql.exec1(
+                "DELETE FROM record WHERE expires_at <= ?",
+                &JsValue::from_f64(now_ms() as f64),
+            )?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+/// The worker's side: the binding, when the deployment has one.
+pub struct Ledger(DurableObjectNamespace);
+
+impl Ledger {
+    /// The `START_LEDGER` binding, or `None` when the deployment has none.
+    pub fn from_env(env: &Env) -> Option<Ledger> {
+        let binding = js_sys::Reflect::get(env.as_ref(), &ledger::BINDING.into()).ok()?;
+        (!binding.is_undefined() && !binding.is_null()).then(|| Ledger(binding.unchecked_into()))
+    }
+
+    /// Sends one call to the object named `name`; its answer's text.
+    async fn call(&self, name: &str, call: &str) -> Result<String, TriggerError> {
+        let stub = self.0.get(&self.0.id_from_name(name));
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(call));
+        let response: web_sys::Response =
+            JsFuture::from(stub.fetch_with_init("https://start-ledger/", &init))
+                .await
+                .map_err(|_| ledger::unavailable())?
+                .unchecked_into();
+        if !response.ok() {
+            return Err(ledger::unavailable());
+        }
+        let text = response.text().map_err(|_| ledger::unavailable())?;
+        JsFuture::from(text)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .ok_or_else(ledger::unavailable)
+    }
+
+    /// Takes the record `name` for a start (the core's [`ledger::begin`] call).
+    pub async fn begin(&self, name: &str, call: &str) -> Result<Begin, TriggerError> {
+        ledger::read_begin(&self.call(name, call).await?)
+    }
+
+    /// Records a start's outcome (the core's [`ledger::finish`] call). A failure is
+    /// logged, not answered: the start itself is over.
+    pub async fn finish(&self, name: &str, call: &str) {
+        let recorded = self
+            .call(name, call)
+            .await
+            .is_ok_and(|answer| ledger::read_finish(&answer));
+        if !recorded {
+            crate::log::line(r#"{"event":"ledger_record_not_saved"}"#);
+        }
+    }
+}
