@@ -1,5 +1,5 @@
 /** Which Bloomreach API starts the import. */
-export type Api = "data-v1" | "imports-v1";
+export type Api = "data-v1" | "imports-v1" | "data-hub";
 
 /** The contract's error codes. */
 export type ErrorCode =
@@ -11,23 +11,24 @@ export type ErrorCode =
   | "upstream_error"
   | "upstream_unreachable";
 
-export interface StartImportOptions {
-  /** The project token (Project settings > Access management > API). */
-  projectToken: string;
+/** What every start needs and may set, whichever account it goes to. */
+export interface CommonStartImportOptions {
   /** The import to start: 1..128 characters of A-Z a-z 0-9 - _. */
   importId: string;
-  /** Private API key ID. */
+  /** Private API key ID (a project key, or a workspace key for Data hub). */
   apiKeyId: string;
   /** Private API key secret. */
   apiSecret: string;
-  /** API base, default "https://api.exponea.com". */
+  /**
+   * API base for every API; default "https://api.exponea.com" for data-v1 and
+   * imports-v1, "https://api.bloomreach.com" for data-hub. https only (http for a
+   * loopback host).
+   */
   baseUrl?: string;
-  /** Overrides the import's source path (URL, GCS or SFTP) for this run only. */
+  /** Overrides the import's source path (URL, GCS, S3 or SFTP) for this run only. */
   path?: string;
   /** false skips Bloomreach's source check (Bloomreach's default is true). */
   testConnection?: boolean;
-  /** Default "data-v1"; "imports-v1" for imports made with the Imports Management API. */
-  api?: Api;
   /** Attempts at most, 1..10 (default 4). Only 429, 503 and refused connections are retried. */
   maxAttempts?: number;
   /** Timeout of one attempt in ms (default 10000). */
@@ -37,6 +38,36 @@ export interface StartImportOptions {
   /** The fetch to use; default the global fetch. */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
 }
+
+/** An Engagement project: data-v1 (the default) or imports-v1. */
+export interface ProjectStartImportOptions extends CommonStartImportOptions {
+  /** The project token (Project settings > Access management > API). */
+  projectToken: string;
+  workspaceId?: undefined;
+  /** Default "data-v1"; "imports-v1" for imports made with the Imports Management API. */
+  api?: "data-v1" | "imports-v1";
+}
+
+/** A Data hub workspace: data-hub (the default with a workspace id alone). */
+export interface WorkspaceStartImportOptions extends CommonStartImportOptions {
+  /** The workspace id (Workspace settings > Access management > API). */
+  workspaceId: string;
+  projectToken?: undefined;
+  api?: "data-hub";
+}
+
+/** Both ids (one key pair, one base): data-v1 by default, any API by name. */
+export interface ProjectAndWorkspaceStartImportOptions extends CommonStartImportOptions {
+  projectToken: string;
+  workspaceId: string;
+  api?: Api;
+}
+
+/** The options of a start: which account, which import, and how. */
+export type StartImportOptions =
+  | ProjectStartImportOptions
+  | WorkspaceStartImportOptions
+  | ProjectAndWorkspaceStartImportOptions;
 
 /** The exact request Bloomreach would receive. */
 export interface StartImportRequest {

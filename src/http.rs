@@ -61,7 +61,7 @@ async fn start(req: &web_sys::Request, url: &str, env: &Env, raw_import_id: &str
         Err(error) => return refuse(entry, &error, elapsed()),
     };
     entry.import_id = Some(prepared.start.import_id.as_str());
-    entry.api = prepared.start.api;
+    entry.api = prepared.start.api();
     entry.dry_run = prepared.dry_run;
     if prepared.dry_run {
         entry.duration_ms = elapsed();

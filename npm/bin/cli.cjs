@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 "use strict";
 // npx bloomreach-import-trigger start <import_id> [--path P] [--no-test-connection]
-//   [--api imports-v1] [--dry-run] [--json]
-// Credentials and project come from BLOOMREACH_API_KEY_ID, BLOOMREACH_API_SECRET,
-// BLOOMREACH_PROJECT_TOKEN and (optionally) BLOOMREACH_API_BASE.
+//   [--api data-v1|imports-v1|data-hub] [--workspace ID] [--dry-run] [--json]
+// Credentials and account come from BLOOMREACH_API_KEY_ID, BLOOMREACH_API_SECRET,
+// BLOOMREACH_PROJECT_TOKEN and/or BLOOMREACH_WORKSPACE_ID (or --workspace), and
+// (optionally) BLOOMREACH_API_BASE.
 // Exit status: 0 started, 2 invalid input, 3 Bloomreach refused the start,
 // 4 Bloomreach refused the credentials, 5 Bloomreach failed or was unreachable.
 const api = require("../index.cjs");
 
 const USAGE = `usage: bloomreach-import-trigger start <import_id> [--path P] [--no-test-connection]
-                                 [--api data-v1|imports-v1] [--dry-run] [--json]
-environment: BLOOMREACH_API_KEY_ID, BLOOMREACH_API_SECRET, BLOOMREACH_PROJECT_TOKEN,
-             BLOOMREACH_API_BASE (optional)`;
+                                 [--api data-v1|imports-v1|data-hub] [--workspace ID]
+                                 [--dry-run] [--json]
+       bloomreach-import-trigger --version
+environment: BLOOMREACH_API_KEY_ID, BLOOMREACH_API_SECRET, and BLOOMREACH_PROJECT_TOKEN
+             (a project) or BLOOMREACH_WORKSPACE_ID (a Data hub workspace; --workspace
+             overrides it), BLOOMREACH_API_BASE (optional)`;
 
 function parseArgs(argv) {
   const args = { json: false, dryRun: false };
@@ -24,6 +28,8 @@ function parseArgs(argv) {
     };
     if (a === "--path") args.path = value();
     else if (a === "--api") args.api = value();
+    else if (a === "--workspace") args.workspaceId = value();
+    else if (a === "--version") args.version = true;
     else if (a === "--no-test-connection") args.testConnection = false;
     else if (a === "--dry-run") args.dryRun = true;
     else if (a === "--json") args.json = true;
@@ -31,7 +37,7 @@ function parseArgs(argv) {
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else rest.push(a);
   }
-  if (!args.help) {
+  if (!args.help && !args.version) {
     if (rest[0] !== "start") throw new Error("the only command is: start <import_id>");
     if (rest.length !== 2) throw new Error("start takes exactly one import id");
     args.importId = rest[1];
@@ -55,9 +61,14 @@ async function main() {
     console.log(USAGE);
     return 0;
   }
+  if (args.version) {
+    console.log(require("../package.json").version);
+    return 0;
+  }
   const env = process.env;
   const options = {
-    projectToken: env.BLOOMREACH_PROJECT_TOKEN ?? "",
+    ...(env.BLOOMREACH_PROJECT_TOKEN ? { projectToken: env.BLOOMREACH_PROJECT_TOKEN } : {}),
+    ...((args.workspaceId ?? env.BLOOMREACH_WORKSPACE_ID) ? { workspaceId: args.workspaceId ?? env.BLOOMREACH_WORKSPACE_ID } : {}),
     apiKeyId: env.BLOOMREACH_API_KEY_ID ?? "",
     apiSecret: env.BLOOMREACH_API_SECRET ?? "",
     importId: args.importId,

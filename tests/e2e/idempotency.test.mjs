@@ -101,7 +101,8 @@ it("a key whose start Bloomreach refused (404) is released too", async () => {
 it("a stale pending record (a worker stopped mid-start) answers 502 upstream_outcome_unknown, never a second start", async () => {
   // What a worker stopped between its ledger record and Bloomreach's answer leaves: a
   // pending record, written here through the object exactly as the worker writes it.
-  const name = `idempotency\n${standin.url.toLowerCase()}\n${PROJECT}\nkey-stale`;
+  // The object of a key: its scope (base, project token, workspace id) and the key.
+  const name = `idempotency\n${standin.url.toLowerCase()}\n${PROJECT}\n\nkey-stale`;
   const fingerprint = JSON.stringify({ api: "data-v1", import_id: "ok_stale", path: null, test_connection: null });
   const begun = await worker.ledgerCall(name, { op: "begin", fingerprint, deadline_ms: 1, ttl_ms: 60000 });
   assert.deepEqual(begun, { decision: "proceed" });
@@ -171,6 +172,21 @@ it("a TTL not longer than the deadline is 500 misconfigured, naming the setting,
     }
   } finally {
     await w.close();
+  }
+});
+
+it("a failing ledger starts nothing: 503 ledger_unavailable over HTTP, a retryable failure in a cron event", async () => {
+  const schedules = JSON.stringify({ "0 3 * * *": [{ import_id: "ok_ledgerdown_cron" }] });
+  const broken = await startWorker({ upstream: standin.url, ledger: "broken", bindings: { SCHEDULES: schedules } });
+  try {
+    const res = await post(broken, "ok_ledgerdown", "key-down");
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.body.error.code, "ledger_unavailable");
+    assert.deepEqual(await broken.fireScheduled("0 3 * * *", Date.UTC(2026, 10, 28, 3)), { outcome: "exception", noRetry: false });
+    assert.equal(standin.requests.length, 0, "nothing reached Bloomreach");
+    assert.equal((await post(broken, "ok_ledgerdown", undefined)).status, 200, "a start without a key needs no ledger");
+  } finally {
+    await broken.close();
   }
 });
 

@@ -204,17 +204,60 @@ async function go(): Promise<number> {
   const code: string = r.code;
   return r.status ?? code.length;
 }
-void body; void go;
+const ws = buildStartImportRequest({ workspaceId: "w", importId: "i", apiKeyId: "k", apiSecret: "s", path: "s3://b/x.csv" });
+const wsHub = buildStartImportRequest({ workspaceId: "w", importId: "i", apiKeyId: "k", apiSecret: "s", api: "data-hub" });
+const both = buildStartImportRequest({ projectToken: "p", workspaceId: "w", importId: "i", apiKeyId: "k", apiSecret: "s", api: "data-hub" });
+void body; void go; void ws; void wsHub; void both;
 `;
-  const bad = usage + `\nbuildStartImportRequest({ projectToken: "p" });\n`;
-  fs.writeFileSync(path.join(dir, "usage.ts"), usage);
-  fs.writeFileSync(path.join(dir, "bad.ts"), bad);
   const tsc = path.join(root, "node_modules/typescript/bin/tsc");
   const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom"];
+  fs.writeFileSync(path.join(dir, "usage.ts"), usage);
   const ok = run(NODE22, [tsc, ...flags, "usage.ts"]);
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-  const fail = run(NODE22, [tsc, ...flags, "bad.ts"]);
-  assert.notEqual(fail.status, 0, "a call missing required options must not type-check");
+  const common = `importId: "i", apiKeyId: "k", apiSecret: "s"`;
+  for (const [why, call] of [
+    ["missing required options", `buildStartImportRequest({ projectToken: "p" });`],
+    ["no project token or workspace id", `buildStartImportRequest({ ${common} });`],
+    ["data-hub without a workspace id", `buildStartImportRequest({ projectToken: "p", ${common}, api: "data-hub" });`],
+    ["data-v1 without a project token", `buildStartImportRequest({ workspaceId: "w", ${common}, api: "data-v1" });`],
+    ["an unknown api", `buildStartImportRequest({ projectToken: "p", ${common}, api: "v3" });`],
+  ]) {
+    fs.writeFileSync(path.join(dir, "bad.ts"), usage + `\n${call}\n`);
+    const fail = run(NODE22, [tsc, ...flags, "bad.ts"]);
+    assert.notEqual(fail.status, 0, `${why} must not type-check`);
+    assert.match(fail.stdout, /bad\.ts\(\d+,\d+\): error TS/, `${why}: the error is in the call`);
+  }
+});
+
+it("Data hub: a workspace id alone starts the workspace's import, with and without a body", async () => {
+  const hub = { workspaceId: "ws-7", apiKeyId: KEY, apiSecret: SECRET, baseUrl: standin.url };
+  const built = pkg.buildStartImportRequest({ ...hub, importId: "dw-1" });
+  assert.deepEqual(built, { method: "POST", url: `${standin.url}/data/v2/workspaces/ws-7/imports/dw-1/start`, headers: { authorization: BASIC }, body: null });
+  assert.deepEqual(pkg.buildStartImportRequest({ workspaceId: "w", importId: "i", apiKeyId: KEY, apiSecret: SECRET }).url, "https://api.bloomreach.com/data/v2/workspaces/w/imports/i/start");
+  const started = await pkg.startImport({ ...hub, importId: "ok_dw", path: "s3://bucket/x.csv", testConnection: false });
+  assert.deepEqual(started, { ok: true, status: 200, attempts: 1 });
+  const [got] = standin.for("ok_dw");
+  assert.equal(got.path, "/data/v2/workspaces/ws-7/imports/ok_dw/start");
+  assert.equal(got.body, '{"path":"s3://bucket/x.csv","test_connection":false}');
+  assert.equal(got.headers["content-type"], "application/json");
+  const forbidden = await pkg.startImport({ ...hub, importId: "forbidden_dw" });
+  assert.equal(forbidden.code, "upstream_auth_failed");
+  assert.match(forbidden.message, /No permission/);
+  assert.throws(() => pkg.buildStartImportRequest({ ...hub, importId: "i", api: "data-v1" }), (e) => e.code === "invalid_request" && /^projectToken:/.test(e.message));
+  assert.throws(() => pkg.buildStartImportRequest({ ...base(), importId: "i", api: "data-hub" }), (e) => e.code === "invalid_request" && /^workspaceId:/.test(e.message));
+});
+
+it("the CLI takes --workspace or BLOOMREACH_WORKSPACE_ID, and prints its version", async () => {
+  const env = { BLOOMREACH_API_KEY_ID: KEY, BLOOMREACH_API_SECRET: SECRET, BLOOMREACH_API_BASE: standin.url, BLOOMREACH_PROJECT_TOKEN: "" };
+  const flag = await cli(["start", "ok_cliws", "--workspace", "ws-9", "--json"], env);
+  assert.equal(flag.status, 0, flag.stdout + flag.stderr);
+  assert.equal(standin.for("ok_cliws")[0].path, "/data/v2/workspaces/ws-9/imports/ok_cliws/start");
+  const fromEnv = await cli(["start", "ok_cliws", "--dry-run", "--json"], { ...env, BLOOMREACH_WORKSPACE_ID: "ws-env" });
+  assert.equal(fromEnv.status, 0, fromEnv.stderr);
+  assert.equal(JSON.parse(fromEnv.stdout).request.url, `${standin.url}/data/v2/workspaces/ws-env/imports/ok_cliws/start`);
+  const version = await cli(["--version"]);
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout.trim(), JSON.parse(fs.readFileSync(path.join(root, "npm/package.json"), "utf8")).version);
 });
 
 it("startImport never follows a redirect: 502-style upstream_error naming the status, one request", async () => {

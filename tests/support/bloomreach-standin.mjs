@@ -1,5 +1,5 @@
-// A local stand-in of Bloomreach Engagement's import-start API, for tests, the dev
-// command and benchmarks. It listens on 127.0.0.1, records every request it
+// A local stand-in of Bloomreach's import-start APIs (Engagement's data-v1 and
+// imports-v1, Data hub's workspace route), for tests, the dev command and benchmarks. It listens on 127.0.0.1, records every request it
 // receives exactly (method, path, headers, body bytes), and answers as Bloomreach
 // does. How it answers is chosen by the import id's first word (before any "_"):
 // "notfound_a1" answers 404, "ratelimitedonce_b2" answers 429 then 200, and so on.
@@ -65,11 +65,13 @@ export function closedPort() {
 
 /** Which scenario an upstream path asks for, and the import id in it. */
 function parse(pathname) {
-  const m = pathname.match(/\/data\/v1\/projects\/([^/]+)\/imports\/([^/]+)\/start$/) || pathname.match(/\/imports\/v1\/([^/]+)\/([^/]+)\/run$/);
+  const hub = pathname.match(/\/data\/v2\/workspaces\/([^/]+)\/imports\/([^/]+)\/start$/);
+  const m = hub || pathname.match(/\/data\/v1\/projects\/([^/]+)\/imports\/([^/]+)\/start$/) || pathname.match(/\/imports\/v1\/([^/]+)\/([^/]+)\/run$/);
   if (!m) return null;
   const importId = decodeURIComponent(m[2]);
   const word = importId.split("_")[0];
-  return { project: decodeURIComponent(m[1]), importId, scenario: Object.hasOwn(SCENARIOS, word) ? word : "ok" };
+  const owner = decodeURIComponent(m[1]);
+  return { ...(hub ? { workspace: owner } : { project: owner }), importId, scenario: Object.hasOwn(SCENARIOS, word) ? word : "ok" };
 }
 
 /**

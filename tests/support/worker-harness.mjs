@@ -19,6 +19,13 @@ export const PROJECT = "2d0be12a-4b0c-12ec-87da-86c198934217";
 
 const everyWorker = [];
 
+const BROKEN_LEDGER = `
+export class BrokenLedger {
+  fetch() { throw new Error("the ledger is down"); }
+}
+export default { fetch() { return new Response("broken ledger"); } };
+`;
+
 /** Every answer and log line of every worker started in this process. */
 export function allOutput() {
   return everyWorker.flatMap((w) => [...w.responses, ...w.logs]);
@@ -27,7 +34,8 @@ export function allOutput() {
 /**
  * Starts the worker. `bindings` are added to (or, as `undefined`, removed from) the
  * defaults; `ledger: false` leaves out the START_LEDGER Durable Object (kept in
- * memory, so every worker starts with an empty ledger). Resolves to
+ * memory, so every worker starts with an empty ledger), `ledger: "broken"` binds one
+ * whose every call throws. Resolves to
  * { fetch, scheduled, fireScheduled, ledgerCall, logs, close }.
  */
 export async function startWorker({ upstream, bindings = {}, ledger = true } = {}) {
@@ -48,13 +56,29 @@ export async function startWorker({ upstream, bindings = {}, ledger = true } = {
     partial = lines.pop();
     logs.push(...lines.filter((l) => l.trim() !== ""));
   });
-  const mf = new Miniflare({
+  const main = {
+    name: "main",
     modules: true,
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: all,
-    ...(ledger ? { durableObjects: { START_LEDGER: { className: "StartLedger", useSQLite: true } } } : {}),
+  };
+  const workers = [main];
+  if (ledger === "broken") {
+    // A ledger that fails every call, as an overloaded or throwing object does.
+    main.durableObjects = { START_LEDGER: { className: "BrokenLedger", scriptName: "broken-ledger", useSQLite: true } };
+    workers.push({
+      name: "broken-ledger",
+      modules: [{ type: "ESModule", path: "broken-ledger.mjs", contents: BROKEN_LEDGER }],
+      compatibilityDate: COMPATIBILITY_DATE,
+      durableObjects: { SELF: { className: "BrokenLedger", useSQLite: true } },
+    });
+  } else if (ledger) {
+    main.durableObjects = { START_LEDGER: { className: "StartLedger", useSQLite: true } };
+  }
+  const mf = new Miniflare({
+    workers,
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) { collect(stdout); collect(stderr); },

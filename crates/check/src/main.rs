@@ -143,6 +143,42 @@ mod tests {
     }
 
     #[test]
+    fn data_hub_jobs_are_known_and_other_apis_are_not() {
+        let found = check(
+            r#"
+            [vars]
+            SCHEDULES = '{"0 3 * * *": [{"import_id": "a", "api": "data-hub", "path": "s3://b/{date}.csv"}, {"import_id": "b", "api": "data-v2"}]}'
+            [triggers]
+            crons = ["0 3 * * *"]
+            "#,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                r#"SCHEDULES["0 3 * * *"][1].api: must be "data-v1", "imports-v1" or "data-hub""#
+            ),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_cron_listed_twice_is_reported_once_by_key() {
+        let found = check(
+            r#"
+            [vars]
+            SCHEDULES = '{"0 3 * * *": [{"import_id": "a"}], "0  3 * * *": [{"import_id": "b"}]}'
+            [triggers]
+            crons = ["0 3 * * *"]
+            "#,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(r#"SCHEDULES["0 3 * * *"]: the cron is listed 2 times"#),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn a_structured_table_is_read_too() {
         let found = check(
             r#"

@@ -5,8 +5,11 @@
 
 use crate::error::TriggerError;
 
-/// The default base when `BLOOMREACH_API_BASE` is not set.
+/// The default base of the Engagement APIs (`data-v1`, `imports-v1`) when
+/// `BLOOMREACH_API_BASE` is not set.
 pub const DEFAULT_BASE: &str = "https://api.exponea.com";
+/// The default base of the Data hub API (`data-hub`).
+pub const DATA_HUB_BASE: &str = "https://api.bloomreach.com";
 
 /// A validated base URL, kept without a trailing slash so paths join with one `/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +22,11 @@ impl Default for BaseUrl {
 }
 
 impl BaseUrl {
+    /// One of the bases above, known to be valid.
+    pub(crate) fn known(base: &'static str) -> BaseUrl {
+        BaseUrl(base.to_owned())
+    }
+
     /// Parses a base such as `https://api.eu1.exponea.com` or
     /// `http://127.0.0.1:8787/prefix/`. `field` names the setting or option in errors.
     pub fn parse_as(field: &str, value: &str) -> Result<Self, TriggerError> {

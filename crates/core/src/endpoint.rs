@@ -5,6 +5,7 @@
 //! Order of checks, as the contract says: route, method, token, then the body and
 //! the settings it needs.
 
+use crate::account::SETTING_NAMES;
 use crate::error::{ErrorCode, TriggerError};
 use crate::ids::{ApiKind, ImportId};
 use crate::reply::Reply;
@@ -148,19 +149,22 @@ pub fn prepare(
     if let (Some(prefixes), Some(path)) = (&settings.prefixes, &fields.path) {
         prefixes.check("path", path.as_str())?;
     }
+    let target = settings.account.target(fields.api, SETTING_NAMES)?;
     let start = StartRequest {
-        project: settings.project.clone(),
+        target,
         import_id,
-        api: fields.api.unwrap_or_default(),
         path: fields.path,
         test_connection: fields.test_connection,
     };
-    let upstream = start.build(&settings.base, &settings.credentials);
+    let upstream = start.build(
+        &settings.account.base_for(start.api()),
+        &settings.credentials,
+    );
     let mut limits = settings.limits;
     limits.deadline_ms = limits.deadline_ms.min(HTTP_DEADLINE_CAP_MS);
     Ok(Prepared {
         start,
-        scope: settings.ledger_scope(),
+        scope: settings.account.ledger_scope(),
         upstream,
         limits,
         dry_run,
@@ -176,7 +180,7 @@ fn identity(import_id: &str, api: ApiKind) -> Map<String, Value> {
 
 /// The answer to a dry run: the request that would be sent, authorization redacted.
 pub fn dry_run_reply(prepared: &Prepared) -> Reply {
-    let mut body = identity(prepared.start.import_id.as_str(), prepared.start.api);
+    let mut body = identity(prepared.start.import_id.as_str(), prepared.start.api());
     body.insert("ok".into(), true.into());
     body.insert("dry_run".into(), true.into());
     body.insert("request".into(), prepared.upstream.redacted());
@@ -185,7 +189,7 @@ pub fn dry_run_reply(prepared: &Prepared) -> Reply {
 
 /// The answer once the start is over.
 pub fn outcome_reply(start: &StartRequest, result: &RunResult) -> Reply {
-    start_reply(start.import_id.as_str(), start.api, result)
+    start_reply(start.import_id.as_str(), start.api(), result)
 }
 
 /// The answer once a start of `import_id` through `api` is over; also what a cron
@@ -332,7 +336,10 @@ mod tests {
         );
         let e = prepare("ok", None, b"", &broken).unwrap_err();
         assert_eq!(e.code, ErrorCode::Misconfigured);
-        assert_eq!(e.message, "BLOOMREACH_PROJECT_TOKEN is not set");
+        assert_eq!(
+            e.message,
+            "BLOOMREACH_PROJECT_TOKEN is not set (or BLOOMREACH_WORKSPACE_ID, for a Data hub workspace)"
+        );
     }
 
     #[test]
@@ -353,6 +360,36 @@ mod tests {
             &lookup
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_deployment_with_only_a_workspace_starts_data_hub_imports() {
+        let workspace_only = env(&[(PROJECT_TOKEN, ""), (WORKSPACE_ID, "ws-1")]);
+        let p = prepare("imp", None, br#"{"path":"s3://b/x.csv"}"#, &workspace_only).unwrap();
+        assert_eq!(p.start.api(), ApiKind::DataHub);
+        assert_eq!(
+            p.upstream.url,
+            "https://api.bloomreach.com/data/v2/workspaces/ws-1/imports/imp/start"
+        );
+        let e = prepare("imp", None, br#"{"api":"data-v1"}"#, &workspace_only).unwrap_err();
+        assert_eq!(
+            (e.code, e.code.http_status()),
+            (ErrorCode::Misconfigured, 500)
+        );
+        assert!(
+            e.message.starts_with("BLOOMREACH_PROJECT_TOKEN:"),
+            "{}",
+            e.message
+        );
+        let e = prepare("imp", None, br#"{"api":"data-hub"}"#, &env(&[])).unwrap_err();
+        assert!(
+            e.message.starts_with("BLOOMREACH_WORKSPACE_ID:"),
+            "{}",
+            e.message
+        );
+        let dry = prepare("imp", Some("dry_run=1"), b"", &workspace_only).unwrap();
+        let v: Value = serde_json::from_str(&dry_run_reply(&dry).body).unwrap();
+        assert_eq!(v["api"], "data-hub");
     }
 
     #[test]

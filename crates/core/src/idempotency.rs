@@ -85,7 +85,7 @@ pub fn ttl_ms(setting: Option<&str>, deadline_ms: u64) -> Result<u64, TriggerErr
 pub fn fingerprint(start: &StartRequest) -> String {
     json!({
         "import_id": start.import_id.as_str(),
-        "api": start.api.as_str(),
+        "api": start.api().as_str(),
         "path": start.path.as_ref().map(|p| p.as_str()),
         "test_connection": start.test_connection,
     })
@@ -161,14 +161,13 @@ fn stored_error(kept: &Kept, reply: &Reply) -> Option<TriggerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+    use crate::ids::{ImportId, PathOverride, ProjectToken};
     use crate::run::Evidence;
 
     fn start(path: Option<&str>) -> StartRequest {
         StartRequest {
-            project: ProjectToken::parse("p").unwrap(),
+            target: crate::account::Target::DataV1(ProjectToken::parse("p").unwrap()),
             import_id: ImportId::parse("i").unwrap(),
-            api: ApiKind::DataV1,
             path: path.map(|p| PathOverride::parse(p).unwrap()),
             test_connection: None,
         }
@@ -247,10 +246,16 @@ mod tests {
     fn the_fingerprint_ignores_how_the_body_was_written() {
         let from_body = |body: &[u8]| {
             let fields = crate::request_body::parse_body(body).unwrap();
+            let account = crate::account::Account {
+                project: Some(ProjectToken::parse("p").unwrap()),
+                ..Default::default()
+            };
             fingerprint(&StartRequest {
+                target: account
+                    .target(fields.api, crate::account::SETTING_NAMES)
+                    .unwrap(),
                 path: fields.path,
                 test_connection: fields.test_connection,
-                api: fields.api.unwrap_or_default(),
                 ..start(None)
             })
         };

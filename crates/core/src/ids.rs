@@ -64,6 +64,12 @@ token_like!(
     "project_token"
 );
 token_like!(
+    /// A Bloomreach Data hub workspace id.
+    WorkspaceId,
+    "workspace_id"
+);
+
+token_like!(
     /// The id of an import defined in Bloomreach.
     ImportId,
     "import_id"
@@ -111,7 +117,7 @@ impl PathOverride {
     }
 }
 
-/// Which Bloomreach API starts the import.
+/// Which Bloomreach API starts the import (docs/bloomreach.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ApiKind {
     /// `POST {base}/data/v1/projects/{project}/imports/{id}/start`, override field `path`.
@@ -119,36 +125,34 @@ pub enum ApiKind {
     DataV1,
     /// `POST {base}/imports/v1/{project}/{id}/run`, override field `path_to_overwrite`.
     ImportsV1,
+    /// `POST {base}/data/v2/workspaces/{workspace}/imports/{id}/start`, override field
+    /// `path`: Bloomreach Data hub.
+    DataHub,
 }
 
 impl ApiKind {
+    /// What an `api` value must be, for error messages.
+    pub const EXPECTED: &'static str = "must be \"data-v1\", \"imports-v1\" or \"data-hub\"";
+
+    /// Every API, in the order the docs list them.
+    pub const ALL: [ApiKind; 3] = [ApiKind::DataV1, ApiKind::ImportsV1, ApiKind::DataHub];
+
     pub fn parse(value: &str) -> Result<Self, TriggerError> {
         Self::parse_as("api", value)
     }
 
     pub fn parse_as(field: &str, value: &str) -> Result<Self, TriggerError> {
-        match value {
-            "data-v1" => Ok(ApiKind::DataV1),
-            "imports-v1" => Ok(ApiKind::ImportsV1),
-            _ => Err(TriggerError::invalid(
-                field,
-                "must be \"data-v1\" or \"imports-v1\"",
-            )),
-        }
+        ApiKind::ALL
+            .into_iter()
+            .find(|api| api.as_str() == value)
+            .ok_or_else(|| TriggerError::invalid(field, ApiKind::EXPECTED))
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             ApiKind::DataV1 => "data-v1",
             ApiKind::ImportsV1 => "imports-v1",
-        }
-    }
-
-    /// The body field that carries a path override for this API.
-    pub fn path_field(self) -> &'static str {
-        match self {
-            ApiKind::DataV1 => "path",
-            ApiKind::ImportsV1 => "path_to_overwrite",
+            ApiKind::DataHub => "data-hub",
         }
     }
 }
@@ -211,14 +215,24 @@ mod tests {
     }
 
     #[test]
-    fn api_kind_is_data_v1_or_imports_v1() {
+    fn api_kind_is_data_v1_imports_v1_or_data_hub() {
         assert_eq!(ApiKind::parse("data-v1").unwrap(), ApiKind::DataV1);
         assert_eq!(ApiKind::parse("imports-v1").unwrap(), ApiKind::ImportsV1);
+        assert_eq!(ApiKind::parse("data-hub").unwrap(), ApiKind::DataHub);
         assert_eq!(ApiKind::default(), ApiKind::DataV1);
-        assert!(ApiKind::parse("v2")
+        for bad in ["v2", "Data-Hub", "datahub", ""] {
+            let e = ApiKind::parse(bad).unwrap_err();
+            assert!(e.message.starts_with("api:"), "{bad}");
+            assert!(e.message.contains("data-hub"));
+        }
+    }
+
+    #[test]
+    fn workspace_id_is_token_like() {
+        assert!(WorkspaceId::parse("ws_1-A").is_ok());
+        assert!(WorkspaceId::parse("a/b")
             .unwrap_err()
             .message
-            .starts_with("api:"));
-        assert_eq!(ApiKind::ImportsV1.path_field(), "path_to_overwrite");
+            .starts_with("workspace_id:"));
     }
 }

@@ -7,6 +7,7 @@
 //! package drive it and pass time and jitter in. This crate depends on no `worker`,
 //! `js-sys`, `web-sys` or `wasm-bindgen`, so the compiler keeps it that way.
 
+pub mod account;
 pub mod base_url;
 pub mod caller_tokens;
 pub mod civil_time;
@@ -31,11 +32,12 @@ pub mod template;
 pub mod upstream_answer;
 pub mod upstream_request;
 
+pub use account::{Account, Target};
 pub use base_url::BaseUrl;
 pub use caller_tokens::CallerTokens;
 pub use credentials::Credentials;
 pub use error::{ErrorCode, TriggerError};
-pub use ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+pub use ids::{ApiKind, ImportId, PathOverride, ProjectToken, WorkspaceId};
 pub use log_line::{Skipped, TriggerLog};
 pub use options::StartOptions;
 pub use path_policy::PathPrefixes;

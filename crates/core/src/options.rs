@@ -1,16 +1,18 @@
 //! The npm package's options object (contract section 5), read from JSON with the
 //! JavaScript names, so errors name the option the user wrote.
 
+use crate::account::{Account, OPTION_NAMES};
 use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::error::TriggerError;
-use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken, WorkspaceId};
 use crate::retry::RetryLimits;
 use crate::upstream_request::{StartRequest, UpstreamRequest};
 use serde_json::{Map, Value};
 
-const KNOWN: [&str; 11] = [
+const KNOWN: [&str; 12] = [
     "projectToken",
+    "workspaceId",
     "importId",
     "apiKeyId",
     "apiSecret",
@@ -81,7 +83,21 @@ impl StartOptions {
             ));
         }
         let required = |name| string(map, name, true).map(Option::unwrap_or_default);
-        let project = ProjectToken::parse_as("projectToken", required("projectToken")?)?;
+        // "Set" means non-empty after trimming, as for the worker's settings.
+        let optional =
+            |name| string(map, name, false).map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
+        let project = optional(OPTION_NAMES.project)?
+            .map(|p| ProjectToken::parse_as(OPTION_NAMES.project, p))
+            .transpose()?;
+        let workspace = optional(OPTION_NAMES.workspace)?
+            .map(|w| WorkspaceId::parse_as(OPTION_NAMES.workspace, w))
+            .transpose()?;
+        if project.is_none() && workspace.is_none() {
+            return Err(TriggerError::invalid(
+                OPTION_NAMES.project,
+                "is required (or workspaceId, for a Data hub workspace)",
+            ));
+        }
         let import_id = ImportId::parse_as("importId", required("importId")?)?;
         let credentials = Credentials::new(
             "apiKeyId",
@@ -89,17 +105,13 @@ impl StartOptions {
             "apiSecret",
             required("apiSecret")?,
         )?;
-        let base = match string(map, "baseUrl", false)? {
-            Some(b) => BaseUrl::parse_as("baseUrl", b)?,
-            None => BaseUrl::default(),
-        };
+        let base = string(map, "baseUrl", false)?
+            .map(|b| BaseUrl::parse_as("baseUrl", b))
+            .transpose()?;
         let path = string(map, "path", false)?
             .map(PathOverride::parse)
             .transpose()?;
-        let api = match string(map, "api", false)? {
-            Some(a) => ApiKind::parse(a)?,
-            None => ApiKind::default(),
-        };
+        let api = string(map, "api", false)?.map(ApiKind::parse).transpose()?;
         let test_connection = match map.get("testConnection") {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(*b),
@@ -119,14 +131,18 @@ impl StartOptions {
             deadline_ms: whole(map, "deadlineMs", 600_000)?.unwrap_or(defaults.deadline_ms),
             ..defaults
         };
-        let start = StartRequest {
+        let account = Account {
             project,
+            workspace,
+            base,
+        };
+        let start = StartRequest {
+            target: account.target(api, OPTION_NAMES)?,
             import_id,
-            api,
             path,
             test_connection,
         };
-        let upstream = start.build(&base, &credentials);
+        let upstream = start.build(&account.base_for(start.api()), &credentials);
         Ok(StartOptions {
             start,
             upstream,
@@ -185,10 +201,59 @@ mod tests {
             assert!(e.message.starts_with(name), "{} / {name}", e.message);
         }
         let e = StartOptions::from_json(r#"{"importId":"i"}"#).unwrap_err();
-        assert_eq!(e.message, "projectToken: is required");
+        assert!(
+            e.message.starts_with("projectToken: is required"),
+            "{}",
+            e.message
+        );
         assert!(StartOptions::from_json("[]")
             .unwrap_err()
             .message
             .starts_with("options:"));
+    }
+
+    #[test]
+    fn a_workspace_id_alone_means_data_hub_at_its_own_base() {
+        let ws = r#""workspaceId":"ws-1","importId":"i","apiKeyId":"k","apiSecret":"s""#;
+        let o = StartOptions::from_json(&format!("{{{ws}}}")).unwrap();
+        assert_eq!(
+            o.upstream.url,
+            "https://api.bloomreach.com/data/v2/workspaces/ws-1/imports/i/start"
+        );
+        let o = StartOptions::from_json(&format!(
+            r#"{{{ws},"path":"s3://b/x.csv","baseUrl":"http://127.0.0.1:9"}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            o.upstream.url,
+            "http://127.0.0.1:9/data/v2/workspaces/ws-1/imports/i/start"
+        );
+        assert_eq!(
+            o.upstream.body.as_deref(),
+            Some(r#"{"path":"s3://b/x.csv"}"#)
+        );
+        // An empty project token counts as unset.
+        let o = StartOptions::from_json(&format!(r#"{{{ws},"projectToken":"  "}}"#)).unwrap();
+        assert_eq!(o.start.api(), ApiKind::DataHub);
+        // With both, data-v1 is the default and data-hub is asked for by name.
+        let o = options(r#""workspaceId":"ws-1""#).unwrap();
+        assert_eq!(o.start.api(), ApiKind::DataV1);
+        let o = options(r#""workspaceId":"ws-1","api":"data-hub""#).unwrap();
+        assert!(o
+            .upstream
+            .url
+            .ends_with("/data/v2/workspaces/ws-1/imports/i/start"));
+    }
+
+    #[test]
+    fn an_api_without_its_id_names_the_missing_option() {
+        let e = options(r#""api":"data-hub""#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.message.starts_with("workspaceId:"), "{}", e.message);
+        let ws = r#"{"workspaceId":"w","importId":"i","apiKeyId":"k","apiSecret":"s","api":"imports-v1"}"#;
+        let e = StartOptions::from_json(ws).unwrap_err();
+        assert!(e.message.starts_with("projectToken:"), "{}", e.message);
+        let e = options(r#""workspaceId":"a/b""#).unwrap_err();
+        assert!(e.message.starts_with("workspaceId:"), "{}", e.message);
     }
 }

@@ -132,12 +132,7 @@ pub fn parse_body(body: &[u8]) -> Result<StartFields, TriggerError> {
     let api = match raw.api {
         None => None,
         Some(Value::String(s)) => Some(ApiKind::parse(&s)?),
-        Some(_) => {
-            return Err(TriggerError::invalid(
-                "api",
-                "must be \"data-v1\" or \"imports-v1\"",
-            ))
-        }
+        Some(_) => return Err(TriggerError::invalid("api", ApiKind::EXPECTED)),
     };
     Ok(StartFields {
         path,

@@ -4,9 +4,10 @@
 //! Every job is read on its own, so one bad job is reported by cron and index while
 //! the others still run.
 
+use crate::account::{Account, SETTING_NAMES};
 use crate::error::{ErrorCode, TriggerError};
 use crate::idempotency;
-use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+use crate::ids::{ApiKind, ImportId, PathOverride};
 use crate::json_object::Members;
 use crate::ledger::Begin;
 use crate::log_line::Skipped;
@@ -26,7 +27,8 @@ pub const MAX_CONCURRENT_STARTS: usize = 6;
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSpec {
     pub import_id: ImportId,
-    pub api: ApiKind,
+    /// `None`: the deployment's default API.
+    pub api: Option<ApiKind>,
     pub path: Option<PathTemplate>,
     pub test_connection: Option<bool>,
     pub offset_secs: i64,
@@ -113,8 +115,8 @@ fn read_job(job: &str, value: &Value) -> Result<JobSpec, TriggerError> {
         }
     };
     let api = match text("api")? {
-        Some(a) => ApiKind::parse_as(&field("api"), a).map_err(as_config)?,
-        None => ApiKind::default(),
+        Some(a) => Some(ApiKind::parse_as(&field("api"), a).map_err(as_config)?),
+        None => None,
     };
     let path = match text("path")? {
         Some(p) => Some(PathTemplate::parse_as(&field("path"), p).map_err(as_config)?),
@@ -204,7 +206,7 @@ impl Schedules {
         &self,
         cron: &str,
         scheduled_ms: i64,
-        project: &ProjectToken,
+        account: &Account,
         prefixes: Option<&PathPrefixes>,
     ) -> Result<Vec<PlannedStart>, TriggerError> {
         let entry = self
@@ -233,10 +235,10 @@ impl Schedules {
                         start: Err(e.clone()),
                     },
                     Ok(spec) => PlannedStart {
-                        start: start_of(&name, spec, scheduled_secs, project, prefixes),
+                        start: start_of(&name, spec, scheduled_secs, account, prefixes),
                         job: name,
                         import_id: Some(spec.import_id.clone()),
-                        api: spec.api,
+                        api: spec.api.unwrap_or_else(|| account.default_api()),
                     },
                 }
             })
@@ -327,7 +329,7 @@ pub fn plan_event(
     let planned = Schedules::parse(&text)?.plan(
         cron,
         scheduled_ms,
-        &settings.project,
+        &settings.account,
         settings.prefixes.as_ref(),
     )?;
     let jobs = planned
@@ -336,7 +338,7 @@ pub fn plan_event(
         .map(|(index, p)| PlannedJob {
             request: p
                 .start
-                .map(|s| s.build(&settings.base, &settings.credentials)),
+                .map(|s| s.build(&settings.account.base_for(s.api()), &settings.credentials)),
             job: p.job,
             index,
             import_id: p.import_id,
@@ -346,7 +348,7 @@ pub fn plan_event(
     Ok(EventPlan {
         jobs,
         limits: settings.limits,
-        scope: settings.ledger_scope(),
+        scope: settings.account.ledger_scope(),
         ttl_ms: idempotency::ttl_ms(
             lookup.get(idempotency::TTL_SETTING).as_deref(),
             settings.limits.deadline_ms,
@@ -490,17 +492,19 @@ fn start_of(
     name: &str,
     spec: &JobSpec,
     scheduled_secs: i64,
-    project: &ProjectToken,
+    account: &Account,
     prefixes: Option<&PathPrefixes>,
 ) -> Result<StartRequest, TriggerError> {
+    let target = account
+        .target(spec.api, SETTING_NAMES)
+        .map_err(|e| TriggerError::misconfigured(format!("{name}: {}", e.message)))?;
     let path = rendered_path(name, spec, scheduled_secs)?;
     if let (Some(prefixes), Some(path)) = (prefixes, &path) {
         prefixes.check(&format!("{name}.path"), path.as_str())?;
     }
     Ok(StartRequest {
-        project: project.clone(),
+        target,
         import_id: spec.import_id.clone(),
-        api: spec.api,
         path,
         test_connection: spec.test_connection,
     })
@@ -528,8 +532,11 @@ mod tests {
         "0 0 1 * *": {"import_id": "x"}
     }"#;
 
-    fn project() -> ProjectToken {
-        ProjectToken::parse("p1").unwrap()
+    fn account() -> Account {
+        Account {
+            project: Some(crate::ids::ProjectToken::parse("p1").unwrap()),
+            ..Account::default()
+        }
     }
 
     fn ms(y: i64, mo: u32, d: u32, h: i64, mi: i64) -> i64 {
@@ -540,7 +547,7 @@ mod tests {
     fn a_cron_plans_every_job_with_rendered_paths() {
         let s = Schedules::parse(DOC).unwrap();
         let plan = s
-            .plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &project(), None)
+            .plan("0 3 * * *", ms(2024, 3, 1, 3, 0), &account(), None)
             .unwrap();
         assert_eq!(plan.len(), 2);
         let first = plan[0].start.as_ref().unwrap();
@@ -550,7 +557,7 @@ mod tests {
         );
         assert_eq!(plan[0].job, r#"SCHEDULES["0 3 * * *"][0]"#);
         let second = plan[1].start.as_ref().unwrap();
-        assert_eq!(second.api, ApiKind::ImportsV1);
+        assert_eq!(second.api(), ApiKind::ImportsV1);
         assert_eq!(
             second.path.as_ref().unwrap().as_str(),
             "gs://b/2024/03/01/03.csv"
@@ -567,7 +574,7 @@ mod tests {
         ] {
             let s = Schedules::parse(doc).unwrap();
             for cron in ["0 3 * * *", "0  3 * * *"] {
-                let e = s.plan(cron, 0, &project(), None).unwrap_err();
+                let e = s.plan(cron, 0, &account(), None).unwrap_err();
                 assert_eq!(e.code, ErrorCode::Misconfigured);
                 assert!(
                     e.message
@@ -576,7 +583,7 @@ mod tests {
                     e.message
                 );
             }
-            let other = s.plan("5 * * * *", 0, &project(), None).unwrap();
+            let other = s.plan("5 * * * *", 0, &account(), None).unwrap();
             assert_eq!(other[0].import_id.as_ref().unwrap().as_str(), "c");
             let problems = s.problems(&["0 3 * * *".into(), "5 * * * *".into()]);
             assert_eq!(problems.len(), 1, "{problems:?}");
@@ -593,10 +600,41 @@ mod tests {
     }
 
     #[test]
+    fn data_hub_jobs_go_to_the_workspace_and_a_missing_id_fails_that_job() {
+        let doc = r#"{"0 3 * * *": [
+            {"import_id": "dw", "api": "data-hub", "path": "s3://b/{date}.csv", "time_offset": "-1d"},
+            {"import_id": "plain"},
+            {"import_id": "v1", "api": "imports-v1"}
+        ]}"#;
+        let s = Schedules::parse(doc).unwrap();
+        let workspace_only = Account {
+            workspace: Some(crate::ids::WorkspaceId::parse("ws-1").unwrap()),
+            ..Account::default()
+        };
+        let plan = s
+            .plan("0 3 * * *", ms(2026, 11, 28, 3, 0), &workspace_only, None)
+            .unwrap();
+        let dw = plan[0].start.as_ref().unwrap();
+        assert_eq!(dw.api(), ApiKind::DataHub);
+        assert_eq!(dw.path.as_ref().unwrap().as_str(), "s3://b/2026-11-27.csv");
+        // No api: the deployment's default, data-hub with a workspace alone.
+        assert_eq!(plan[1].api, ApiKind::DataHub);
+        assert_eq!(plan[1].start.as_ref().unwrap().api(), ApiKind::DataHub);
+        let e = plan[2].start.as_ref().unwrap_err();
+        assert_eq!(e.code, ErrorCode::Misconfigured);
+        assert!(
+            e.message
+                .starts_with(r#"SCHEDULES["0 3 * * *"][2]: BLOOMREACH_PROJECT_TOKEN: is not set"#),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn yesterday_across_a_year_boundary() {
         let s = Schedules::parse(DOC).unwrap();
         let plan = s
-            .plan("0 3 * * *", ms(2025, 1, 1, 3, 0), &project(), None)
+            .plan("0 3 * * *", ms(2025, 1, 1, 3, 0), &account(), None)
             .unwrap();
         assert_eq!(
             plan[0]
@@ -615,7 +653,7 @@ mod tests {
     fn bad_jobs_are_reported_by_cron_and_index_while_good_ones_plan() {
         let s = Schedules::parse(DOC).unwrap();
         let at = ms(2024, 1, 1, 5, 15);
-        let plan = s.plan("15  *  * * *", at, &project(), None).unwrap();
+        let plan = s.plan("15  *  * * *", at, &account(), None).unwrap();
         assert_eq!(plan.len(), 6);
         let first = plan[0].start.as_ref().unwrap();
         let expected_secs = at / 1000 - 6 * 3600;
@@ -646,12 +684,12 @@ mod tests {
     fn an_empty_list_plans_nothing_and_an_unknown_cron_is_an_error() {
         let s = Schedules::parse(DOC).unwrap();
         assert!(s
-            .plan("*/5 * * * *", 0, &project(), None)
+            .plan("*/5 * * * *", 0, &account(), None)
             .unwrap()
             .is_empty());
-        let e = s.plan("0 4 * * *", 0, &project(), None).unwrap_err();
+        let e = s.plan("0 4 * * *", 0, &account(), None).unwrap_err();
         assert_eq!(e.message, r#"SCHEDULES: has no jobs for cron "0 4 * * *""#);
-        let e = s.plan("0 0 1 * *", 0, &project(), None).unwrap_err();
+        let e = s.plan("0 0 1 * *", 0, &account(), None).unwrap_err();
         assert!(e.message.contains("must be a list of jobs"));
     }
 
@@ -667,7 +705,7 @@ mod tests {
             .plan(
                 "0 3 * * *",
                 ms(2024, 3, 1, 3, 0),
-                &project(),
+                &account(),
                 Some(&prefixes),
             )
             .unwrap();

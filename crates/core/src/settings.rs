@@ -4,11 +4,12 @@
 //! Problems are reported by setting name, never by value, and all at once, so one
 //! deploy fixes them all.
 
+use crate::account::Account;
 use crate::base_url::BaseUrl;
 use crate::caller_tokens::CallerTokens;
 use crate::credentials::Credentials;
 use crate::error::TriggerError;
-use crate::ids::ProjectToken;
+use crate::ids::{ProjectToken, WorkspaceId};
 use crate::path_policy::PathPrefixes;
 use crate::retry::RetryLimits;
 
@@ -16,6 +17,7 @@ pub const API_KEY_ID: &str = "BLOOMREACH_API_KEY_ID";
 pub const API_SECRET: &str = "BLOOMREACH_API_SECRET";
 pub const TRIGGER_TOKENS: &str = "TRIGGER_TOKENS";
 pub const PROJECT_TOKEN: &str = "BLOOMREACH_PROJECT_TOKEN";
+pub const WORKSPACE_ID: &str = "BLOOMREACH_WORKSPACE_ID";
 pub const API_BASE: &str = "BLOOMREACH_API_BASE";
 pub const ALLOWED_PATH_PREFIXES: &str = "ALLOWED_PATH_PREFIXES";
 pub const SCHEDULES: &str = "SCHEDULES";
@@ -26,8 +28,8 @@ pub const MAX_ATTEMPTS: &str = "UPSTREAM_MAX_ATTEMPTS";
 /// Everything a start needs from configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub project: ProjectToken,
-    pub base: BaseUrl,
+    /// The project token and/or workspace id, and the base.
+    pub account: Account,
     pub credentials: Credentials,
     pub prefixes: Option<PathPrefixes>,
     pub limits: RetryLimits,
@@ -102,16 +104,28 @@ impl Settings {
         let mut problems = Problems::default();
         let key_id = problems.required(lookup, API_KEY_ID);
         let secret = problems.required(lookup, API_SECRET);
-        let project = problems.required(lookup, PROJECT_TOKEN);
         let credentials = match (key_id, secret) {
             (Some(k), Some(s)) => problems.take(Credentials::new(API_KEY_ID, &k, API_SECRET, &s)),
             _ => None,
         };
+        // Each id is optional on its own; a request for an API whose id is missing is
+        // refused by `Account::target`, naming it. With neither, nothing can start.
+        let project = value(lookup, PROJECT_TOKEN);
+        let workspace = value(lookup, WORKSPACE_ID);
+        if project.is_none() && workspace.is_none() {
+            problems.0.push(format!(
+                "{PROJECT_TOKEN} is not set (or {WORKSPACE_ID}, for a Data hub workspace)"
+            ));
+        }
         let project =
-            project.and_then(|p| problems.take(ProjectToken::parse_as(PROJECT_TOKEN, p.trim())));
+            project.map(|p| problems.take(ProjectToken::parse_as(PROJECT_TOKEN, p.trim())));
+        let workspace =
+            workspace.map(|w| problems.take(WorkspaceId::parse_as(WORKSPACE_ID, w.trim())));
         let base = match value(lookup, API_BASE) {
-            Some(b) => problems.take(BaseUrl::parse_as(API_BASE, b.trim())),
-            None => Some(BaseUrl::default()),
+            Some(b) => problems
+                .take(BaseUrl::parse_as(API_BASE, b.trim()))
+                .map(Some),
+            None => Some(None),
         };
         let prefixes = match value(lookup, ALLOWED_PATH_PREFIXES) {
             Some(p) => problems
@@ -140,7 +154,9 @@ impl Settings {
         ));
         problems.finish()?;
         match (
-            project,
+            // Unset is fine (`Some(None)`); set but invalid is a problem (`None`).
+            project.map_or(Some(None), |parsed| parsed.map(Some)),
+            workspace.map_or(Some(None), |parsed| parsed.map(Some)),
             base,
             credentials,
             prefixes,
@@ -150,36 +166,32 @@ impl Settings {
         ) {
             (
                 Some(project),
+                Some(workspace),
                 Some(base),
                 Some(credentials),
                 Some(prefixes),
                 Some(t),
                 Some(d),
                 Some(a),
-            ) => {
-                Ok(Settings {
+            ) => Ok(Settings {
+                account: Account {
                     project,
+                    workspace,
                     base,
-                    credentials,
-                    prefixes,
-                    limits: RetryLimits {
-                        attempt_timeout_ms: t,
-                        deadline_ms: d,
-                        // bounded to 1..=10 above
-                        max_attempts: a as u32,
-                        ..defaults
-                    },
-                })
-            }
+                },
+                credentials,
+                prefixes,
+                limits: RetryLimits {
+                    attempt_timeout_ms: t,
+                    deadline_ms: d,
+                    // bounded to 1..=10 above
+                    max_attempts: a as u32,
+                    ..defaults
+                },
+            }),
             // Unreachable: every `None` above recorded a problem.
             _ => Err(TriggerError::misconfigured("settings could not be read")),
         }
-    }
-
-    /// The Bloomreach target this deployment starts imports in, which scopes the
-    /// ledger's records: the same key against another project is another record.
-    pub fn ledger_scope(&self) -> String {
-        format!("{}\n{}", self.base.as_str(), self.project.as_str())
     }
 
     /// Reads `TRIGGER_TOKENS`, needed only by the HTTP endpoint.
@@ -216,7 +228,7 @@ mod tests {
     #[test]
     fn required_settings_give_defaults_for_the_rest() {
         let s = Settings::load(&lookup(GOOD)).unwrap();
-        assert_eq!(s.base, BaseUrl::default());
+        assert_eq!(s.account.base, None);
         assert_eq!(s.prefixes, None);
         assert_eq!(s.limits, RetryLimits::default());
     }
@@ -227,7 +239,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::Misconfigured);
         assert_eq!(
             e.message,
-            "BLOOMREACH_API_KEY_ID is not set; BLOOMREACH_API_SECRET is not set; BLOOMREACH_PROJECT_TOKEN is not set"
+            "BLOOMREACH_API_KEY_ID is not set; BLOOMREACH_API_SECRET is not set; BLOOMREACH_PROJECT_TOKEN is not set (or BLOOMREACH_WORKSPACE_ID, for a Data hub workspace)"
         );
     }
 
@@ -260,7 +272,7 @@ mod tests {
         pairs.push((DEADLINE_MS, "4000"));
         pairs.push((MAX_ATTEMPTS, "2"));
         let s = Settings::load(&lookup(&pairs)).unwrap();
-        assert_eq!(s.base.as_str(), "http://127.0.0.1:9999");
+        assert_eq!(s.account.base.unwrap().as_str(), "http://127.0.0.1:9999");
         assert_eq!(
             (
                 s.limits.attempt_timeout_ms,

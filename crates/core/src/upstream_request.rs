@@ -1,8 +1,9 @@
 //! Building the exact request Bloomreach receives (contract section 1).
 
+use crate::account::Target;
 use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
-use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken};
+use crate::ids::{ApiKind, ImportId, PathOverride};
 use crate::secret::Secret;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
@@ -15,12 +16,12 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// What a caller asks for: which import, through which API, with which fields.
+/// What a caller asks for: which import, through which API and account, with which
+/// fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StartRequest {
-    pub project: ProjectToken,
+    pub target: Target,
     pub import_id: ImportId,
-    pub api: ApiKind,
     pub path: Option<PathOverride>,
     pub test_connection: Option<bool>,
 }
@@ -50,16 +51,27 @@ fn segment(value: &str) -> String {
 }
 
 impl StartRequest {
-    /// The URL of the start (data-v1) or run (imports-v1) route under `base`.
+    /// The API it goes through.
+    pub fn api(&self) -> ApiKind {
+        self.target.api()
+    }
+
+    /// The URL of the start (data-v1, data-hub) or run (imports-v1) route under `base`.
     pub fn url(&self, base: &BaseUrl) -> String {
-        let project = segment(self.project.as_str());
         let id = segment(self.import_id.as_str());
-        match self.api {
-            ApiKind::DataV1 => format!(
-                "{}/data/v1/projects/{project}/imports/{id}/start",
-                base.as_str()
+        let base = base.as_str();
+        match &self.target {
+            Target::DataV1(project) => format!(
+                "{base}/data/v1/projects/{}/imports/{id}/start",
+                segment(project.as_str())
             ),
-            ApiKind::ImportsV1 => format!("{}/imports/v1/{project}/{id}/run", base.as_str()),
+            Target::ImportsV1(project) => {
+                format!("{base}/imports/v1/{}/{id}/run", segment(project.as_str()))
+            }
+            Target::DataHub(workspace) => format!(
+                "{base}/data/v2/workspaces/{}/imports/{id}/start",
+                segment(workspace.as_str())
+            ),
         }
     }
 
@@ -69,8 +81,8 @@ impl StartRequest {
             return None;
         }
         let path = self.path.as_ref().map(PathOverride::as_str);
-        let body = match self.api {
-            ApiKind::DataV1 => Body {
+        let body = match self.api() {
+            ApiKind::DataV1 | ApiKind::DataHub => Body {
                 path,
                 path_to_overwrite: None,
                 test_connection: self.test_connection,
@@ -126,12 +138,19 @@ impl UpstreamRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{ProjectToken, WorkspaceId};
 
     fn request(api: ApiKind, path: Option<&str>, test_connection: Option<bool>) -> StartRequest {
+        let account = crate::account::Account {
+            project: Some(ProjectToken::parse("2d0be12a-4b0c-12ec-87da-86c198934217").unwrap()),
+            workspace: Some(WorkspaceId::parse("ws-7c1f_2").unwrap()),
+            base: None,
+        };
         StartRequest {
-            project: ProjectToken::parse("2d0be12a-4b0c-12ec-87da-86c198934217").unwrap(),
+            target: account
+                .target(Some(api), crate::account::SETTING_NAMES)
+                .unwrap(),
             import_id: ImportId::parse("5f1e8c9a0b2d").unwrap(),
-            api,
             path: path.map(|p| PathOverride::parse(p).unwrap()),
             test_connection,
         }
@@ -162,6 +181,23 @@ mod tests {
             r.url(&BaseUrl::default()),
             "https://api.exponea.com/imports/v1/2d0be12a-4b0c-12ec-87da-86c198934217/5f1e8c9a0b2d/run"
         );
+    }
+
+    #[test]
+    fn data_hub_url_is_the_workspace_start_route_with_data_v1_bodies() {
+        let r = request(ApiKind::DataHub, Some("s3://b/x.csv"), Some(false));
+        assert_eq!(
+            r.url(&BaseUrl::parse("https://api.bloomreach.com").unwrap()),
+            "https://api.bloomreach.com/data/v2/workspaces/ws-7c1f_2/imports/5f1e8c9a0b2d/start"
+        );
+        let up = r.build(&BaseUrl::default(), &creds());
+        assert_eq!(
+            up.body.as_deref(),
+            Some(r#"{"path":"s3://b/x.csv","test_connection":false}"#)
+        );
+        assert!(up.headers().contains(&("content-type", "application/json")));
+        let bare = request(ApiKind::DataHub, None, None).build(&BaseUrl::default(), &creds());
+        assert_eq!((bare.headers().len(), bare.body), (1, None));
     }
 
     #[test]

@@ -20,6 +20,25 @@ fn lookup(name: &str) -> Option<String> {
     }
 }
 
+/// An account with `id` as both project token and workspace id, and its target for `api`.
+fn account_of(id: &str, api: ApiKind) -> Target {
+    let account = Account {
+        project: Some(ProjectToken::parse(id).unwrap()),
+        workspace: Some(WorkspaceId::parse(id).unwrap()),
+        base: None,
+    };
+    account
+        .target(Some(api), bloomreach_import_core::account::SETTING_NAMES)
+        .unwrap()
+}
+
+fn account() -> Account {
+    Account {
+        project: Some(ProjectToken::parse("p").unwrap()),
+        ..Account::default()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -50,7 +69,7 @@ proptest! {
         let _ = StartOptions::from_json(&text);
         if let Ok(s) = Schedules::parse(&text) {
             let _ = s.problems(&["0 3 * * *".to_owned()]);
-            let _ = s.plan("0 3 * * *", 0, &ProjectToken::parse("p").unwrap(), None);
+            let _ = s.plan("0 3 * * *", 0, &account(), None);
         }
     }
 
@@ -71,7 +90,7 @@ proptest! {
         let _ = prepare("imp", None, body.as_bytes(), &lookup);
         let job = format!(r#"{{"0 3 * * *":[{body}]}}"#);
         if let Ok(s) = Schedules::parse(&job) {
-            let _ = s.plan("0 3 * * *", 86_400_000, &ProjectToken::parse("p").unwrap(), None);
+            let _ = s.plan("0 3 * * *", 86_400_000, &account(), None);
         }
     }
 
@@ -87,27 +106,32 @@ proptest! {
     fn built_urls_decode_back_to_the_exact_ids(
         project in "[A-Za-z0-9_-]{1,128}",
         id in "[A-Za-z0-9_-]{1,128}",
-        imports_v1 in any::<bool>(),
+        api in 0usize..3,
     ) {
+        let api = ApiKind::ALL[api];
         let start = StartRequest {
-            project: ProjectToken::parse(&project).unwrap(),
+            target: account_of(&project, api),
             import_id: ImportId::parse(&id).unwrap(),
-            api: if imports_v1 { ApiKind::ImportsV1 } else { ApiKind::DataV1 },
             path: None,
             test_connection: None,
         };
         let url = start.url(&BaseUrl::parse("https://h.example:8443/p").unwrap());
         let tail = url.strip_prefix("https://h.example:8443/p/").unwrap();
         let segments: Vec<String> = tail.split('/').map(|s| percent_decode_str(s).decode_utf8().unwrap().into_owned()).collect();
-        if imports_v1 {
-            prop_assert_eq!(&segments[..2], &["imports".to_owned(), "v1".to_owned()]);
-            prop_assert_eq!(&segments[2], &project);
-            prop_assert_eq!(&segments[3], &id);
-            prop_assert_eq!(&segments[4], "run");
-        } else {
-            prop_assert_eq!(&segments[3], &project);
-            prop_assert_eq!(&segments[5], &id);
-            prop_assert_eq!(&segments[6], "start");
+        match api {
+            ApiKind::ImportsV1 => {
+                prop_assert_eq!(&segments[..2], &["imports".to_owned(), "v1".to_owned()]);
+                prop_assert_eq!(&segments[2], &project);
+                prop_assert_eq!(&segments[3], &id);
+                prop_assert_eq!(&segments[4], "run");
+            }
+            ApiKind::DataV1 | ApiKind::DataHub => {
+                let (version, owner) = if api == ApiKind::DataHub { ("v2", "workspaces") } else { ("v1", "projects") };
+                prop_assert_eq!(&segments[..3], &["data".to_owned(), version.to_owned(), owner.to_owned()]);
+                prop_assert_eq!(&segments[3], &project);
+                prop_assert_eq!(&segments[5], &id);
+                prop_assert_eq!(&segments[6], "start");
+            }
         }
     }
 
@@ -115,12 +139,13 @@ proptest! {
     fn content_type_exactly_when_there_is_a_body(
         path in proptest::option::of("/[a-z0-9/._-]{0,50}"),
         tc in proptest::option::of(any::<bool>()),
-        imports_v1 in any::<bool>(),
+        api in 0usize..3,
     ) {
+        let api = ApiKind::ALL[api];
+        let imports_v1 = api == ApiKind::ImportsV1;
         let start = StartRequest {
-            project: ProjectToken::parse("p").unwrap(),
+            target: account_of("p", api),
             import_id: ImportId::parse("i").unwrap(),
-            api: if imports_v1 { ApiKind::ImportsV1 } else { ApiKind::DataV1 },
             path: path.as_deref().map(|p| PathOverride::parse(p).unwrap()),
             test_connection: tc,
         };
