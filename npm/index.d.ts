@@ -1,7 +1,7 @@
 /** Which Bloomreach API starts the import. */
 export type Api = "data-v1" | "imports-v1" | "data-hub";
 
-/** The contract's error codes. */
+/** The documented error codes. */
 export type ErrorCode =
   | "invalid_request"
   | "import_not_found"

@@ -1,7 +1,7 @@
 // The comparison for the benchmarks: the same job done plainly in JavaScript, as a
 // user might write it in a few lines. Auth check, validation, request building,
 // fetch, answer mapping; no retries, no constant-time comparison. With the binding
-// LOG_LINE=1 it also writes one JSON log line per start, as the contract asks of ours.
+// LOG_LINE=1 it also writes one JSON log line per start, as docs/behaviour.md asks of ours.
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);

@@ -3,7 +3,7 @@
 // the Rust engine (wasm), which decides everything (validation, the request, reading
 // Bloomreach's answer, retries). Shared by the Node and bundler entry points.
 
-/** An Error with the contract's `code`. */
+/** An Error with the documented `code`. */
 function codedError(code, message) {
   const error = new Error(message);
   error.code = code;

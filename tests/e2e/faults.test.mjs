@@ -1,5 +1,5 @@
 // Faults and bad input, end to end in workerd: for each way Bloomreach can fail, the
-// contract's answer, how many requests Bloomreach received (exactly one for every
+// documented answer, how many requests Bloomreach received (exactly one for every
 // ambiguous outcome) and that the whole start kept within the deadline; the same for a
 // cron run of several jobs. Then bad input: the documented answer and no upstream call.
 import { describe, it, before, after, beforeEach } from "node:test";

@@ -1,7 +1,7 @@
 // Cron events delivered again, as Cloudflare may deliver a failed scheduled event
 // (docs/behaviour.md, "Cron events"): the same event (cron and scheduled time) fired
 // twice starts each job that succeeded or may have started once, starts again a job
-// whose outcome proved nothing started, and reports noRetry as the contract says.
+// whose outcome proved nothing started, and reports noRetry as docs/behaviour.md says.
 import { it, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { startStandin } from "../support/bloomreach-standin.mjs";

@@ -1,5 +1,5 @@
 // The worker in the real runtime (workerd through miniflare) against the local
-// Bloomreach stand-in: one test per row of the contract's answer table, each checking
+// Bloomreach stand-in: one test per row of the documented answer table, each checking
 // the answer and exactly what Bloomreach received.
 import { describe, it, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
@@ -330,7 +330,7 @@ describe("settings", () => {
 });
 
 describe("logs and panics", () => {
-  it("logs one JSON line per trigger with the contract's fields", async () => {
+  it("logs one JSON line per trigger with the documented fields", async () => {
     const importId = id("notfound");
     await start(importId);
     assert.ok(await until(() => worker.jsonLogs().some((l) => l.import_id === importId)));

@@ -98,7 +98,7 @@ it("startImport retries a 429 and then succeeds", async () => {
   assert.equal(standin.for("ratelimitedonce_npm").length, 2);
 });
 
-it("startImport: the fault matrix gives the contract's codes, the policy's request counts, within the deadline", async () => {
+it("startImport: the fault matrix gives the documented codes, the policy's request counts, within the deadline", async () => {
   // scenario, code (null: success), requests Bloomreach receives
   const cases = [
     ["ratelimited", "upstream_rate_limited", 3],

@@ -1,8 +1,8 @@
-//! The HTTP endpoint's decisions (contract section 3), with no I/O: the shell passes
+//! The HTTP endpoint's decisions (docs/behaviour.md, "The HTTP endpoint"), with no I/O: the shell passes
 //! in what it read from the request and the environment, and gets back either an
 //! answer or the exact upstream request to send.
 //!
-//! Order of checks, as the contract says: route, method, token, then the body and
+//! Order of checks, as docs/behaviour.md says: route, method, token, then the body and
 //! the settings it needs.
 
 use crate::account::SETTING_NAMES;

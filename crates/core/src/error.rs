@@ -1,10 +1,10 @@
 //! The error every decision in the core can end in. Its codes are exactly the
-//! contract's (section 3), so the HTTP status, the JSON `code` and the npm error's
+//! documented ones (docs/behaviour.md, "The HTTP endpoint"), so the HTTP status, the JSON `code` and the npm error's
 //! `code` all come from one place.
 
 use std::fmt;
 
-/// The contract's error codes, one variant each.
+/// The documented error codes, one variant each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -134,7 +134,7 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// An error with its contract code, a message for humans (never holding a secret),
+/// An error with its documented code, a message for humans (never holding a secret),
 /// and, for upstream errors, what Bloomreach said.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TriggerError {

@@ -4,7 +4,7 @@
 use crate::error::TriggerError;
 use std::fmt;
 
-/// 1..=128 characters of `A-Z a-z 0-9 - _` (contract section 1).
+/// 1..=128 characters of `A-Z a-z 0-9 - _` (docs/behaviour.md, "The upstream call").
 fn check_token_like(field: &str, value: &str) -> Result<(), TriggerError> {
     if value.is_empty() {
         return Err(TriggerError::invalid(field, "must not be empty"));
@@ -101,7 +101,7 @@ impl PathOverride {
                 "must not contain control characters",
             ));
         }
-        // Not in the contract's wording, but no URL or file path starts or ends with
+        // Not in the documented rules, but no URL or file path starts or ends with
         // white space; refusing it keeps look-alikes out of the prefix check.
         if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
             return Err(TriggerError::invalid(

@@ -1,4 +1,4 @@
-//! The one JSON log line each trigger writes (contract section 3). Built here so the
+//! The one JSON log line each trigger writes (docs/behaviour.md, "The HTTP endpoint"). Built here so the
 //! HTTP endpoint and the cron handler log alike, and so no secret can reach it: its
 //! fields are ids, codes, numbers and messages that never hold one.
 

@@ -1,4 +1,4 @@
-//! The npm package's options object (contract section 5), read from JSON with the
+//! The npm package's options object (docs/behaviour.md, "The npm package"), read from JSON with the
 //! JavaScript names, so errors name the option the user wrote.
 
 use crate::account::{Account, OPTION_NAMES};

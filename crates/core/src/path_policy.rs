@@ -181,7 +181,7 @@ impl PathPrefixes {
         self.0.iter().any(|prefix| lies_under(prefix, &location))
     }
 
-    /// `Ok` when allowed, else the contract's `path_not_allowed`.
+    /// `Ok` when allowed, else `path_not_allowed`.
     pub fn check(&self, field: &str, path: &str) -> Result<(), TriggerError> {
         if self.allows(path) {
             Ok(())

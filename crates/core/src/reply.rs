@@ -26,7 +26,7 @@ impl Reply {
         Reply::json(200, &json!({"ok": true}))
     }
 
-    /// The contract's failure shape; `extra` adds top-level fields (import id, attempts).
+    /// The documented failure shape; `extra` adds top-level fields (import id, attempts).
     pub fn error(error: &TriggerError, extra: Map<String, Value>) -> Reply {
         let mut detail = Map::new();
         detail.insert("code".into(), error.code.as_str().into());

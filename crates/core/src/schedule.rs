@@ -1,4 +1,4 @@
-//! `SCHEDULES` (contract section 4): which imports each cron starts, and with which
+//! `SCHEDULES` (docs/behaviour.md, "Cron events"): which imports each cron starts, and with which
 //! path, rendered from the event's scheduled time.
 //!
 //! Every job is read on its own, so one bad job is reported by cron and index while

@@ -1,4 +1,4 @@
-//! The worker's settings (contract section 2), read from a lookup of names to strings
+//! The worker's settings (docs/behaviour.md, "Configuration of the worker"), read from a lookup of names to strings
 //! so the same code serves the worker's env, tests and the check command.
 //!
 //! Problems are reported by setting name, never by value, and all at once, so one

@@ -1,6 +1,6 @@
-//! Reading Bloomreach's answer into success or a contract error, keeping its message.
+//! Reading Bloomreach's answer into success or a documented error, keeping its message.
 //!
-//! Bloomreach's errors come in several shapes (BLOOMREACH_API.md): `errors` as a list,
+//! Bloomreach's errors come in several shapes (docs/bloomreach.md, "Answers"): `errors` as a list,
 //! as a map of lists, as `{code, message}`, a top-level `error`, or no JSON at all (an
 //! HTML page from a proxy, an empty body). All of them end up as one readable line.
 

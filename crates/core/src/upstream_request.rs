@@ -1,4 +1,4 @@
-//! Building the exact request Bloomreach receives (contract section 1).
+//! Building the exact request Bloomreach receives (docs/behaviour.md, "The upstream call").
 
 use crate::account::Target;
 use crate::base_url::BaseUrl;

@@ -172,7 +172,7 @@ proptest! {
     }
 }
 
-/// What contract section 7 promises of a non-HTTP path that passes the prefix check.
+/// What docs/behaviour.md ("Allowed path prefixes") promises of a non-HTTP path that passes the prefix check.
 fn opaque_path_is_under(prefixes: &[&str], path: &str) -> bool {
     let clean = !path.contains(['?', '#', '%', '\\'])
         && !path

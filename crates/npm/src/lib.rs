@@ -132,7 +132,7 @@ fn step_json(step: &Step) -> String {
     .to_string()
 }
 
-/// The contract's `{ok, status, attempts, code?, message?}`; `status` is Bloomreach's,
+/// The documented `{ok, status, attempts, code?, message?}`; `status` is Bloomreach's,
 /// or `null` when it never answered.
 fn result_json(result: &RunResult) -> Value {
     match &result.outcome {
