@@ -3,4 +3,7 @@
 const wasm = require("./wasm/node/bloomreach_import_trigger_js.js");
 const { makeApi } = require("./lib/glue.cjs");
 
-module.exports = makeApi(wasm);
+const api = makeApi(wasm);
+module.exports = api;
+// `import api from` (ESM) and `export default` in the types: the same object.
+module.exports.default = api;

@@ -45,7 +45,7 @@ ensure_cargo_tool() {
 ensure_node_modules() {
   if [ ! -x "$ROOT/node_modules/.bin/wrangler" ] || [ ! -x "$ROOT/node_modules/.bin/node" ] \
      || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
-    step "Installing wrangler, workerd, miniflare, binaryen, Node 22 and typescript (npm ci)"
+    step "Installing wrangler, workerd, miniflare, binaryen, Node 22, typescript, publint and attw (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error || fail "npm ci failed"
   fi
   node --version | grep -q '^v22\.' || fail "node_modules/.bin/node is not Node 22"

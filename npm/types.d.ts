@@ -1,3 +1,6 @@
+// The package's types. The entry declarations (index.d.cts for `require`, index.d.mts
+// for `import`, generated from it by scripts/build-npm) declare the functions.
+
 /** Which Bloomreach API starts the import. */
 export type Api = "data-v1" | "imports-v1" | "data-hub";
 
@@ -102,15 +105,3 @@ export type StartImportResult = StartImportSuccess | StartImportFailure;
 export interface StartImportError extends Error {
   code: "invalid_request" | "internal_error";
 }
-
-/** Builds the request without sending it. Throws a StartImportError on invalid options. */
-export function buildStartImportRequest(options: StartImportOptions): StartImportRequest;
-
-/** Sends the start, retrying only where no run can have started. Rejects on invalid options. */
-export function startImport(options: StartImportOptions): Promise<StartImportResult>;
-
-declare const api: {
-  buildStartImportRequest: typeof buildStartImportRequest;
-  startImport: typeof startImport;
-};
-export default api;
