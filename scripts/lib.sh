@@ -36,11 +36,15 @@ ensure_cargo_tool() {
   if "$CARGO_HOME/bin/$bin" --version 2>/dev/null | grep -qE "(^| )$version\$"; then
     return 0
   fi
-  step "Installing $crate $version (cargo install; a few minutes, once)"
+  step "Installing $crate $version (cargo install; a few minutes, once per machine)"
+  # One build folder for both tools: they share about 60 dependencies (syn, serde,
+  # ring, ...), which are then compiled once. Removed by ensure_tools afterwards.
   # shellcheck disable=SC2086
-  cargo install $locked "$crate" --version "$version" \
+  CARGO_TARGET_DIR="$TOOLS_BUILD_DIR" cargo install $locked "$crate" --version "$version" \
     || fail "cargo install $crate $version failed"
 }
+
+TOOLS_BUILD_DIR="${TMPDIR:-/tmp}/bloomreach-import-trigger-tools-build"
 
 ensure_node_modules() {
   if [ ! -x "$ROOT/node_modules/.bin/wrangler" ] || [ ! -x "$ROOT/node_modules/.bin/node" ] \
@@ -58,6 +62,7 @@ ensure_tools() {
   ensure_cargo_tool worker-build worker-build "$WORKER_BUILD_VERSION" --locked
   # Not --locked: wasm-bindgen-cli's own lock names a crate version the registry lacks.
   ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$(locked_wasm_bindgen_version)"
+  rm -rf "$TOOLS_BUILD_DIR"
   ensure_node_modules
 }
 

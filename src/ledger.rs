@@ -7,7 +7,8 @@
 //! error strings this worker sheds (about 40 KB of wasm). workerd constructs it with
 //! `(state, env)` and calls `fetch` and `alarm`, as it would a JavaScript class.
 
-use bloomreach_import_core::ledger::{self, Begin, Write};
+use bloomreach_import_core::http_flow::LedgerCall;
+use bloomreach_import_core::ledger::{self, Write};
 use bloomreach_import_core::TriggerError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -157,12 +158,12 @@ impl Ledger {
         (!binding.is_undefined() && !binding.is_null()).then(|| Ledger(binding.unchecked_into()))
     }
 
-    /// Sends one call to the object named `name`; its answer's text.
-    async fn call(&self, name: &str, call: &str) -> Result<String, TriggerError> {
-        let stub = self.0.get(&self.0.id_from_name(name));
+    /// Sends one call to its object; the answer's text, or `ledger_unavailable`.
+    pub async fn call(&self, call: &LedgerCall) -> Result<String, TriggerError> {
+        let stub = self.0.get(&self.0.id_from_name(&call.object));
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
-        init.set_body(&JsValue::from_str(call));
+        init.set_body(&JsValue::from_str(&call.call));
         let response: web_sys::Response =
             JsFuture::from(stub.fetch_with_init("https://start-ledger/", &init))
                 .await
@@ -179,16 +180,11 @@ impl Ledger {
             .ok_or_else(ledger::unavailable)
     }
 
-    /// Takes the record `name` for a start (the core's [`ledger::begin`] call).
-    pub async fn begin(&self, name: &str, call: &str) -> Result<Begin, TriggerError> {
-        ledger::read_begin(&self.call(name, call).await?)
-    }
-
-    /// Records a start's outcome (the core's [`ledger::finish`] call). A failure is
-    /// logged, not answered: the start itself is over.
-    pub async fn finish(&self, name: &str, call: &str) {
+    /// Records a start's outcome (a `finish` call). A failure is logged, not answered:
+    /// the start itself is over, and its pending record then reads as "outcome unknown".
+    pub async fn record(&self, call: &LedgerCall) {
         let recorded = self
-            .call(name, call)
+            .call(call)
             .await
             .is_ok_and(|answer| ledger::read_finish(&answer));
         if !recorded {

@@ -12,6 +12,7 @@
 //! start-up hook that worker-build's shim expects.
 
 mod body;
+mod clock;
 mod concurrency;
 mod cron;
 mod env_lookup;
@@ -28,7 +29,7 @@ use worker::{event, Env};
 /// Installs the panic hook once per instance: a panic is logged as one JSON line
 /// (no request data, so no secret), and the runtime then reinitialises the instance.
 #[event(start)]
-fn start() {
+fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         log::panic(&info.to_string());
     }));

@@ -1,23 +1,19 @@
 //! Sending a start to Bloomreach with the runtime's `fetch` and timers, as the core's
-//! [`StartRun`] asks: each attempt aborted after its timeout, waits between attempts.
+//! [`Attempts`] asks: each attempt aborted after its timeout, waits between attempts.
 //! The timeout is the runtime's own `AbortSignal.timeout`, which also bounds reading
 //! the answer's body.
 
 use bloomreach_import_core::{
-    AttemptOutcome, RetryLimits, RunResult, StartRun, Step, UpstreamRequest,
+    AttemptOutcome, Attempts, RetryLimits, StartResult, Step, UpstreamRequest,
 };
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Delay;
 
-fn now_ms() -> u64 {
-    js_sys::Date::now().max(0.0) as u64
-}
-
 /// Makes the start, retrying where the core says, and returns the final outcome.
-pub async fn start(request: &UpstreamRequest, limits: RetryLimits) -> RunResult {
-    let (mut run, mut step) = StartRun::begin(limits, now_ms());
+pub async fn send_with_retries(request: &UpstreamRequest, limits: RetryLimits) -> StartResult {
+    let (mut run, mut step) = Attempts::begin(limits, crate::clock::now_ms());
     loop {
         match step {
             Step::Done(result) => return result,
@@ -29,7 +25,7 @@ pub async fn start(request: &UpstreamRequest, limits: RetryLimits) -> RunResult 
                     Delay::from(Duration::from_millis(after_ms)).await;
                 }
                 let outcome = attempt(request, timeout_ms).await;
-                step = run.on_outcome(outcome, now_ms(), js_sys::Math::random());
+                step = run.on_outcome(outcome, crate::clock::now_ms(), js_sys::Math::random());
             }
         }
     }

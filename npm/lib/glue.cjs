@@ -71,17 +71,26 @@ async function attempt(fetchFn, request, timeoutMs) {
 
 /** Builds the public API around the wasm-bindgen module `wasm`. */
 function makeApi(wasm) {
-  /** Calls an engine function that answers `{request}` or `{error}`. */
-  function requestFrom(engineCall, options) {
-    const answer = JSON.parse(guarded(wasm, () => engineCall(optionsJson(options))));
-    if (answer.error) throw codedError(answer.error.code, answer.error.message);
-    return answer.request;
+  /**
+   * Reads one answer of the engine: a JSON object tagged by `type`. An `error` answer
+   * is thrown as an Error with its `code`; anything else is returned.
+   */
+  function answer(text) {
+    const value = JSON.parse(text);
+    if (value.type === "error") throw codedError(value.error.code, value.error.message);
+    return value;
   }
 
-  const buildStartImportRequest = (options) => requestFrom(wasm.buildRequest, options);
+  const buildStartImportRequest = (options) => {
+    const json = optionsJson(options);
+    return answer(guarded(wasm, () => wasm.buildRequest(json))).request;
+  };
 
   /** For the command line's --dry-run: the request with `authorization: Basic ***`. */
-  const redactedStartImportRequest = (options) => requestFrom(wasm.redactedRequest, options);
+  const redactedStartImportRequest = (options) => {
+    const json = optionsJson(options);
+    return answer(guarded(wasm, () => wasm.redactedRequest(json))).request;
+  };
 
   async function startImport(options) {
     const json = optionsJson(options);
@@ -89,27 +98,16 @@ function makeApi(wasm) {
     if (typeof fetchFn !== "function") {
       throw codedError("invalid_request", "fetch: no global fetch here; pass options.fetch");
     }
-    let run;
+    const run = guarded(wasm, () => new wasm.Attempts(json, Date.now()));
     try {
-      run = guarded(wasm, () => new wasm.StartRun(json, Date.now()));
-    } catch (e) {
-      if (typeof e === "string") {
-        const { code, message } = JSON.parse(e);
-        throw codedError(code, message);
-      }
-      throw e;
-    }
-    try {
-      const request = JSON.parse(run.request());
-      let step = JSON.parse(run.firstStep());
+      let step = answer(run.firstStep());
+      const { request } = answer(run.request());
       while (step.type === "send") {
         if (step.afterMs > 0) await sleep(step.afterMs);
         const outcome = await attempt(fetchFn, request, step.timeoutMs);
-        step = JSON.parse(guarded(wasm, () => run.onOutcome(JSON.stringify(outcome), Date.now(), Math.random())));
+        step = answer(guarded(wasm, () => run.onOutcome(JSON.stringify(outcome), Date.now(), Math.random())));
       }
-      const { retryAfter, ...result } = step.result;
-      if (retryAfter != null) result.retryAfter = retryAfter;
-      return result;
+      return step.result;
     } finally {
       run.free();
     }

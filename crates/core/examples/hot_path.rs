@@ -1,8 +1,9 @@
-//! How long the core's part of one HTTP start takes on the host: authorize, prepare
-//! (body, settings, request), read the answer, build the reply and the log line.
+//! How long the core's part of one HTTP start takes on the host: the whole
+//! `http_flow` (route, token, body, settings, request), the attempt's answer, the
+//! reply and the log line.
 //! `cargo run --release -p bloomreach-import-core --example hot_path`
-use bloomreach_import_core::endpoint::{authorize, outcome_reply, prepare};
-use bloomreach_import_core::{AttemptOutcome, RetryLimits, StartRun, Step, TriggerLog};
+use bloomreach_import_core::http_flow::{self, Next, RequestHead};
+use bloomreach_import_core::{AttemptOutcome, Attempts, Step};
 use std::time::Instant;
 
 fn lookup(name: &str) -> Option<String> {
@@ -18,15 +19,22 @@ fn lookup(name: &str) -> Option<String> {
 
 fn main() {
     let n = 200_000;
+    let head = RequestHead {
+        method: "POST",
+        url: "http://127.0.0.1:8787/imports/bench/start",
+        authorization: Some("Bearer caller-token-one-0123456789"),
+        ..RequestHead::default()
+    };
     let t0 = Instant::now();
     let mut bytes = 0;
     for _ in 0..n {
-        let caller =
-            authorize(&lookup, Some("Bearer caller-token-one-0123456789")).unwrap_or_default();
-        let Ok(prepared) = prepare("bench", None, b"", &lookup) else {
+        let Next::ReadBody(awaiting) = http_flow::begin(&head, &lookup, 0) else {
             return;
         };
-        let (mut run, _) = StartRun::begin(RetryLimits::default(), 0);
+        let Next::Send(sending) = awaiting.on_body(Ok(b""), &lookup, false, 1) else {
+            return;
+        };
+        let (mut run, _) = Attempts::begin(sending.limits(), 1);
         let step = run.on_outcome(
             AttemptOutcome::Answered {
                 status: 200,
@@ -37,11 +45,10 @@ fn main() {
             0.5,
         );
         let Step::Done(result) = step else { return };
-        let reply = outcome_reply(&prepared.start, &result);
-        let cause = format!("http:{caller}");
-        let mut entry = TriggerLog::new(Some("bench"), &cause);
-        entry.record_run(&result, 3);
-        bytes += reply.body.len() + entry.to_line().len();
+        let Next::Done(finished) = sending.on_result(&result, 4) else {
+            return;
+        };
+        bytes += finished.reply.body.len() + finished.log_line.map_or(0, |l| l.len());
     }
     let per = t0.elapsed() / n;
     println!("core part of one start: {per:?} on the host ({bytes} bytes built)");

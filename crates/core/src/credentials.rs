@@ -4,8 +4,8 @@ use crate::error::TriggerError;
 use crate::secret::Secret;
 use base64::Engine as _;
 
-/// A Bloomreach private API key: its id and secret. `Debug` shows neither's value
-/// beyond the key id's length, which is not secret but need not be logged either.
+/// A Bloomreach private API key: its id and secret. `Debug` prints `Credentials(***)`:
+/// neither value, nor their lengths.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     key_id: Secret,

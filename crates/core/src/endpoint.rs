@@ -6,12 +6,12 @@
 //! the settings it needs.
 
 use crate::account::SETTING_NAMES;
+use crate::attempts::StartResult;
 use crate::error::{ErrorCode, TriggerError};
 use crate::ids::{ApiKind, ImportId};
 use crate::reply::Reply;
 use crate::request_body::{parse_body, MAX_BODY_BYTES};
 use crate::retry::RetryLimits;
-use crate::run::RunResult;
 use crate::settings::{Lookup, Settings};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
 use serde_json::{json, Map, Value};
@@ -188,16 +188,16 @@ pub fn dry_run_reply(prepared: &Prepared) -> Reply {
 }
 
 /// The answer once the start is over.
-pub fn outcome_reply(start: &StartRequest, result: &RunResult) -> Reply {
+pub fn outcome_reply(start: &StartRequest, result: &StartResult) -> Reply {
     start_reply(start.import_id.as_str(), start.api(), result)
 }
 
 /// The answer once a start of `import_id` through `api` is over; also what a cron
 /// job's ledger record keeps.
-pub fn start_reply(import_id: &str, api: ApiKind, result: &RunResult) -> Reply {
+pub fn start_reply(import_id: &str, api: ApiKind, result: &StartResult) -> Reply {
     let mut extra = identity(import_id, api);
     extra.insert("attempts".into(), result.attempts.into());
-    extra.insert("duration_ms".into(), result.elapsed_ms.into());
+    extra.insert("duration_ms".into(), result.attempts_ms.into());
     match &result.outcome {
         Ok(accepted) => {
             extra.insert("ok".into(), true.into());
@@ -430,10 +430,10 @@ mod tests {
     #[test]
     fn outcome_replies_follow_the_contract() {
         let p = prepare("imp-1", None, b"", &env(&[])).unwrap();
-        let ok = RunResult {
+        let ok = StartResult {
             outcome: Ok(crate::Accepted { status: 200 }),
             attempts: 2,
-            elapsed_ms: 5,
+            attempts_ms: 5,
             evidence: crate::Evidence::Started,
         };
         let reply = outcome_reply(&p.start, &ok);
@@ -455,10 +455,10 @@ mod tests {
         limited.upstream_status = Some(429);
         let reply = outcome_reply(
             &p.start,
-            &RunResult {
+            &StartResult {
                 outcome: Err(limited),
                 attempts: 4,
-                elapsed_ms: 9,
+                attempts_ms: 9,
                 evidence: crate::Evidence::Retryable,
             },
         );

@@ -161,8 +161,8 @@ fn stored_error(kept: &Kept, reply: &Reply) -> Option<TriggerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attempts::Evidence;
     use crate::ids::{ImportId, PathOverride, ProjectToken};
-    use crate::run::Evidence;
 
     fn start(path: Option<&str>) -> StartRequest {
         StartRequest {

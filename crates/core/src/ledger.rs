@@ -28,9 +28,9 @@
 //! A `begin` with another fingerprint than the record's answers **reused**. Time is
 //! passed in; nothing here reads a clock.
 
+use crate::attempts::{Evidence, StartResult};
 use crate::error::{ErrorCode, TriggerError};
 use crate::reply::Reply;
-use crate::run::{Evidence, RunResult};
 use crate::upstream_request::UpstreamRequest;
 use serde_json::{json, Value};
 
@@ -109,7 +109,7 @@ pub fn begin(fingerprint: &str, deadline_ms: u64, ttl_ms: u64) -> String {
 
 /// The `finish` call after a start: releases the record when the outcome proves
 /// nothing started, else keeps `reply` as the record's answer.
-pub fn finish(fingerprint: &str, result: &RunResult, reply: &Reply) -> String {
+pub fn finish(fingerprint: &str, result: &StartResult, reply: &Reply) -> String {
     if result.evidence.proves_nothing_started() {
         return json!({"op": "finish", "fingerprint": fingerprint, "release": true}).to_string();
     }
@@ -426,8 +426,8 @@ mod tests {
         }
     }
 
-    fn result(outcome: Result<u16, (ErrorCode, u16)>, evidence: Evidence) -> RunResult {
-        RunResult {
+    fn result(outcome: Result<u16, (ErrorCode, u16)>, evidence: Evidence) -> StartResult {
+        StartResult {
             outcome: outcome
                 .map(|status| Accepted { status })
                 .map_err(|(code, status)| {
@@ -436,7 +436,7 @@ mod tests {
                     e
                 }),
             attempts: 1,
-            elapsed_ms: 5,
+            attempts_ms: 5,
             evidence,
         }
     }

@@ -8,12 +8,15 @@
 //! `js-sys`, `web-sys` or `wasm-bindgen`, so the compiler keeps it that way.
 
 pub mod account;
+pub mod attempts;
 pub mod base_url;
 pub mod caller_tokens;
 pub mod civil_time;
 pub mod credentials;
+pub mod cron_flow;
 pub mod endpoint;
 pub mod error;
+pub mod http_flow;
 pub mod idempotency;
 pub mod ids;
 mod json_object;
@@ -24,7 +27,6 @@ pub mod path_policy;
 pub mod reply;
 pub mod request_body;
 pub mod retry;
-pub mod run;
 pub mod schedule;
 pub mod secret;
 pub mod settings;
@@ -33,6 +35,7 @@ pub mod upstream_answer;
 pub mod upstream_request;
 
 pub use account::{Account, Target};
+pub use attempts::{AttemptOutcome, Attempts, Evidence, StartResult, Step};
 pub use base_url::BaseUrl;
 pub use caller_tokens::CallerTokens;
 pub use credentials::Credentials;
@@ -43,8 +46,7 @@ pub use options::StartOptions;
 pub use path_policy::PathPrefixes;
 pub use reply::Reply;
 pub use retry::RetryLimits;
-pub use run::{AttemptOutcome, Evidence, RunResult, StartRun, Step};
-pub use schedule::{PlannedStart, Schedules};
+pub use schedule::{RenderedJob, Schedules};
 pub use secret::Secret;
 pub use settings::{Lookup, Settings};
 pub use upstream_answer::{read_answer, Accepted};

@@ -20,7 +20,9 @@ pub struct TriggerLog<'a> {
     pub error: Option<&'a TriggerError>,
     pub upstream_status: Option<u16>,
     pub attempts: u32,
-    pub duration_ms: u64,
+    /// The whole trigger, from the request (or the job's turn) to the log line: the
+    /// line's `duration_ms`.
+    pub total_ms: u64,
     pub dry_run: bool,
     /// Answered from an `Idempotency-Key` record, without calling Bloomreach.
     pub replayed: bool,
@@ -49,7 +51,7 @@ impl<'a> TriggerLog<'a> {
             error: None,
             upstream_status: None,
             attempts: 0,
-            duration_ms: 0,
+            total_ms: 0,
             dry_run: false,
             replayed: false,
             skipped: None,
@@ -57,11 +59,10 @@ impl<'a> TriggerLog<'a> {
     }
 
     /// Records a finished start: its outcome, Bloomreach's status and the attempts.
-    pub fn record_run(&mut self, result: &'a crate::run::RunResult, duration_ms: u64) {
+    pub fn record_run(&mut self, result: &'a crate::attempts::StartResult) {
         self.error = result.outcome.as_ref().err();
         self.upstream_status = result.outcome.as_ref().ok().map(|a| a.status);
         self.attempts = result.attempts;
-        self.duration_ms = duration_ms;
     }
 
     /// The line, as compact JSON.
@@ -98,7 +99,7 @@ impl<'a> TriggerLog<'a> {
             m.insert("upstream_status".into(), status.into());
         }
         m.insert("attempts".into(), self.attempts.into());
-        m.insert("duration_ms".into(), self.duration_ms.into());
+        m.insert("duration_ms".into(), self.total_ms.into());
         m.insert("cause".into(), self.cause.into());
         if let Some(job) = self.job {
             m.insert("job".into(), job.into());
@@ -138,7 +139,7 @@ mod tests {
             error: Some(&e),
             upstream_status: Some(404),
             attempts: 1,
-            duration_ms: 12,
+            total_ms: 12,
             dry_run: false,
             replayed: false,
             skipped: None,

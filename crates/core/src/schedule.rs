@@ -5,6 +5,7 @@
 //! the others still run.
 
 use crate::account::{Account, SETTING_NAMES};
+use crate::attempts::Evidence;
 use crate::error::{ErrorCode, TriggerError};
 use crate::idempotency;
 use crate::ids::{ApiKind, ImportId, PathOverride};
@@ -13,7 +14,6 @@ use crate::ledger::Begin;
 use crate::log_line::Skipped;
 use crate::path_policy::PathPrefixes;
 use crate::retry::RetryLimits;
-use crate::run::Evidence;
 use crate::settings::{Lookup, Settings, SCHEDULES};
 use crate::template::{parse_offset, PathTemplate};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
@@ -47,7 +47,7 @@ pub struct Schedules(pub Vec<CronEntry>);
 
 /// One start planned for a scheduled event.
 #[derive(Clone, Debug)]
-pub struct PlannedStart {
+pub struct RenderedJob {
     /// `SCHEDULES["<cron>"][<index>]`: how logs and errors name the job.
     pub job: String,
     /// The import id when the job has a valid one (for logs).
@@ -208,7 +208,7 @@ impl Schedules {
         scheduled_ms: i64,
         account: &Account,
         prefixes: Option<&PathPrefixes>,
-    ) -> Result<Vec<PlannedStart>, TriggerError> {
+    ) -> Result<Vec<RenderedJob>, TriggerError> {
         let entry = self
             .0
             .iter()
@@ -228,13 +228,13 @@ impl Schedules {
             .map(|(i, job)| {
                 let name = label(&entry.cron, i);
                 match job {
-                    Err(e) => PlannedStart {
+                    Err(e) => RenderedJob {
                         job: name,
                         import_id: None,
                         api: ApiKind::default(),
                         start: Err(e.clone()),
                     },
-                    Ok(spec) => PlannedStart {
+                    Ok(spec) => RenderedJob {
                         start: start_of(&name, spec, scheduled_secs, account, prefixes),
                         job: name,
                         import_id: Some(spec.import_id.clone()),
@@ -266,7 +266,8 @@ impl Schedules {
                         match job {
                             Err(e) => problems.push(e.message.clone()),
                             Ok(spec) => {
-                                // 2024-02-29 23:59 UTC: a long month name day, leap day.
+                                // 2024-02-29 23:59 UTC: a leap day at the end of a month and of a day,
+                                // where offsets cross into the next day or month.
                                 let sample = 1_709_251_140;
                                 if let Err(e) = rendered_path(&label(&entry.cron, i), spec, sample)
                                 {

@@ -110,15 +110,17 @@ pub enum Step {
     /// Wait `after_ms`, then send the request, aborting it after `timeout_ms`.
     Send { after_ms: u64, timeout_ms: u64 },
     /// The start is over.
-    Done(RunResult),
+    Done(StartResult),
 }
 
 /// The final outcome of a start.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RunResult {
+pub struct StartResult {
     pub outcome: Result<Accepted, TriggerError>,
     pub attempts: u32,
-    pub elapsed_ms: u64,
+    /// Time from the first attempt to the last answer, waits included: what an answer's
+    /// `duration_ms` says (a log line's `duration_ms` is the whole trigger's).
+    pub attempts_ms: u64,
     /// What the last attempt proves. Earlier attempts were all retryable (else no
     /// retry would have followed), so this is what the whole start proves.
     pub evidence: Evidence,
@@ -126,16 +128,16 @@ pub struct RunResult {
 
 /// The state of one start.
 #[derive(Clone, Debug)]
-pub struct StartRun {
+pub struct Attempts {
     limits: RetryLimits,
     started_ms: u64,
     attempts: u32,
 }
 
-impl StartRun {
+impl Attempts {
     /// Starts the clock at `now_ms` and asks for the first attempt.
     pub fn begin(limits: RetryLimits, now_ms: u64) -> (Self, Step) {
-        let run = StartRun {
+        let run = Attempts {
             limits,
             started_ms: now_ms,
             attempts: 0,
@@ -223,13 +225,13 @@ impl StartRun {
     fn done(
         &self,
         outcome: Result<Accepted, TriggerError>,
-        elapsed_ms: u64,
+        attempts_ms: u64,
         evidence: Evidence,
     ) -> Step {
-        Step::Done(RunResult {
+        Step::Done(StartResult {
             outcome,
             attempts: self.attempts,
-            elapsed_ms,
+            attempts_ms,
             evidence,
         })
     }
@@ -252,8 +254,8 @@ mod tests {
         }
     }
 
-    fn drive(outcomes: Vec<AttemptOutcome>) -> (RunResult, Vec<u64>) {
-        let (mut run, mut step) = StartRun::begin(RetryLimits::default(), 1_000);
+    fn drive(outcomes: Vec<AttemptOutcome>) -> (StartResult, Vec<u64>) {
+        let (mut run, mut step) = Attempts::begin(RetryLimits::default(), 1_000);
         let mut now = 1_000;
         let mut waits = Vec::new();
         let mut outcomes = outcomes.into_iter();
@@ -345,7 +347,7 @@ mod tests {
     fn success_on_first_attempt() {
         let (r, waits) = drive(vec![answered(200, None)]);
         assert_eq!(r.outcome, Ok(Accepted { status: 200 }));
-        assert_eq!((r.attempts, r.elapsed_ms), (1, 10));
+        assert_eq!((r.attempts, r.attempts_ms), (1, 10));
         assert_eq!(waits, vec![0]);
     }
 
@@ -432,7 +434,7 @@ mod tests {
             attempt_timeout_ms: 10_000,
             ..RetryLimits::default()
         };
-        let (mut run, step) = StartRun::begin(limits, 0);
+        let (mut run, step) = Attempts::begin(limits, 0);
         assert_eq!(
             step,
             Step::Send {

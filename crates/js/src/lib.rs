@@ -2,11 +2,11 @@
 //!
 //! Everything crosses the boundary as JSON text, which keeps this wrapper to a few
 //! conversions and the wasm small (no js-sys object building). The JavaScript side
-//! (npm/lib/glue.cjs) only calls `fetch` and timers, as [`StartRun`] asks.
+//! (npm/lib/glue.cjs) only calls `fetch` and timers, as [`Attempts`] asks.
 
 use bloomreach_import_core::{
-    AttemptOutcome, ErrorCode, RunResult, StartOptions, StartRun as CoreRun, Step, TriggerError,
-    UpstreamRequest,
+    AttemptOutcome, Attempts as CoreAttempts, ErrorCode, StartOptions, StartResult, Step,
+    TriggerError, UpstreamRequest,
 };
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -61,34 +61,41 @@ fn request_json(request: &UpstreamRequest) -> Value {
     json!({"method": request.method, "url": request.url, "headers": headers, "body": request.body})
 }
 
-/// `buildStartImportRequest`: options as JSON in; `{"request": ...}` or `{"error": ...}` out.
+/// Every answer across the boundary is one JSON object tagged by `type`: `request`,
+/// `send`, `done`, or `error` with `{code, message}`, which the glue throws. Nothing
+/// here throws, and no field is `null` unless the documented result says so.
+fn error_answer(error: &TriggerError) -> String {
+    json!({"type": "error", "error": error_json(error)}).to_string()
+}
+
+fn request_answer(request: Value) -> String {
+    json!({"type": "request", "request": request}).to_string()
+}
+
+/// `buildStartImportRequest`: options as JSON in; a `request` or `error` answer out.
 #[wasm_bindgen(js_name = buildRequest)]
 pub fn build_request(options_json: &str) -> String {
     match StartOptions::from_json(options_json) {
-        Ok(options) => json!({"request": request_json(&options.upstream)}),
-        Err(e) => json!({"error": error_json(&e)}),
+        Ok(options) => request_answer(request_json(&options.upstream)),
+        Err(e) => error_answer(&e),
     }
-    .to_string()
 }
 
-/// The request with its authorization shown as `Basic ***`, for dry runs:
-/// `{"request": ...}` or `{"error": ...}`.
+/// The request with its authorization shown as `Basic ***`, for dry runs: a
+/// `request` or `error` answer.
 #[wasm_bindgen(js_name = redactedRequest)]
 pub fn redacted_request(options_json: &str) -> String {
     match StartOptions::from_json(options_json) {
-        Ok(options) => json!({"request": options.upstream.redacted()}),
-        Err(e) => json!({"error": error_json(&e)}),
+        Ok(options) => request_answer(options.upstream.redacted()),
+        Err(e) => error_answer(&e),
     }
-    .to_string()
 }
 
-/// One start in progress: the core's [`bloomreach_import_core::StartRun`], stepped
-/// by the JavaScript side.
+/// One start in progress: the core's [`bloomreach_import_core::Attempts`], stepped
+/// by the JavaScript side; or why it cannot start (invalid options).
 #[wasm_bindgen]
-pub struct StartRun {
-    run: CoreRun,
-    first: Step,
-    request: Value,
+pub struct Attempts {
+    state: Result<(CoreAttempts, Step, Value), TriggerError>,
 }
 
 /// An attempt's outcome as the JavaScript side reports it:
@@ -132,58 +139,69 @@ fn step_json(step: &Step) -> String {
     .to_string()
 }
 
-/// The documented `{ok, status, attempts, code?, message?}`; `status` is Bloomreach's,
-/// or `null` when it never answered.
-fn result_json(result: &RunResult) -> Value {
+/// The documented `{ok, status, attempts, code?, message?, retryAfter?}`; `status` is
+/// Bloomreach's, or `null` when it never answered.
+fn result_json(result: &StartResult) -> Value {
     match &result.outcome {
         Ok(accepted) => json!({"ok": true, "status": accepted.status, "attempts": result.attempts}),
-        Err(e) => json!({
-            "ok": false,
-            "status": e.upstream_status,
-            "attempts": result.attempts,
-            "code": e.code.as_str(),
-            "message": e.message,
-            "retryAfter": e.retry_after_secs,
-        }),
+        Err(e) => {
+            let mut failed = json!({
+                "ok": false,
+                "status": e.upstream_status,
+                "attempts": result.attempts,
+                "code": e.code.as_str(),
+                "message": e.message,
+            });
+            if let (Some(secs), Some(map)) = (e.retry_after_secs, failed.as_object_mut()) {
+                map.insert("retryAfter".into(), secs.into());
+            }
+            failed
+        }
     }
 }
 
 #[wasm_bindgen]
-impl StartRun {
-    /// Validates the options and starts the clock at `now_ms`. Invalid options throw a
-    /// string holding `{"code", "message"}` JSON, which the glue turns into an `Error`.
+impl Attempts {
+    /// Validates the options and starts the clock at `now_ms`. Invalid options are
+    /// kept, and answered by [`Attempts::first_step`] as an `error`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_json: &str, now_ms: f64) -> Result<StartRun, JsValue> {
-        let options = StartOptions::from_json(options_json)
-            .map_err(|e| JsValue::from_str(&error_json(&e).to_string()))?;
-        let (run, first) = CoreRun::begin(options.limits, now_ms.max(0.0) as u64);
-        Ok(StartRun {
-            run,
-            first,
-            request: request_json(&options.upstream),
-        })
+    pub fn new(options_json: &str, now_ms: f64) -> Attempts {
+        let state = StartOptions::from_json(options_json).map(|options| {
+            let (attempts, first) = CoreAttempts::begin(options.limits, now_ms.max(0.0) as u64);
+            (attempts, first, request_json(&options.upstream))
+        });
+        Attempts { state }
     }
 
-    /// The request to send, as JSON.
+    /// The request to send: a `request` or `error` answer.
     pub fn request(&self) -> String {
-        self.request.to_string()
+        match &self.state {
+            Ok((_, _, request)) => request_answer(request.clone()),
+            Err(e) => error_answer(e),
+        }
     }
 
-    /// The first step (always a send), as JSON.
+    /// The first step: a `send`, or the `error` of invalid options.
     #[wasm_bindgen(js_name = firstStep)]
     pub fn first_step(&self) -> String {
-        step_json(&self.first)
+        match &self.state {
+            Ok((_, first, _)) => step_json(first),
+            Err(e) => error_answer(e),
+        }
     }
 
-    /// Takes an attempt's outcome (JSON) and returns the next step (JSON).
+    /// Takes an attempt's outcome (JSON) and returns the next step: `send` or `done`.
     #[wasm_bindgen(js_name = onOutcome)]
     pub fn on_outcome(&mut self, outcome_json: &str, now_ms: f64, jitter: f64) -> String {
+        let Ok((attempts, _, _)) = &mut self.state else {
+            return self.first_step();
+        };
         // Only our own glue calls this; an unreadable outcome gets the safest reading:
         // the request may have left, so it is not retried.
         let outcome = read_outcome(outcome_json).unwrap_or(AttemptOutcome::Failed {
             reason: "the outcome could not be read".to_owned(),
         });
-        step_json(&self.run.on_outcome(outcome, now_ms.max(0.0) as u64, jitter))
+        step_json(&attempts.on_outcome(outcome, now_ms.max(0.0) as u64, jitter))
     }
 }
 
@@ -196,6 +214,7 @@ mod tests {
     #[test]
     fn build_request_gives_the_request_or_the_error() {
         let v: Value = serde_json::from_str(&build_request(OPTIONS)).unwrap();
+        assert_eq!(v["type"], "request");
         assert_eq!(
             v["request"]["url"],
             "http://127.0.0.1:9/data/v1/projects/p/imports/i/start"
@@ -203,6 +222,7 @@ mod tests {
         assert_eq!(v["request"]["headers"]["authorization"], "Basic azpz");
         assert_eq!(v["request"]["body"], Value::Null);
         let v: Value = serde_json::from_str(&build_request("{}")).unwrap();
+        assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["code"], "invalid_request");
     }
 
@@ -215,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_run_steps_through_outcomes_given_as_json() {
-        let mut run = StartRun::new(OPTIONS, 1000.0).unwrap();
+        let mut run = Attempts::new(OPTIONS, 1000.0);
         assert_eq!(
             run.first_step(),
             r#"{"afterMs":0,"timeoutMs":10000,"type":"send"}"#
@@ -236,10 +256,47 @@ mod tests {
         .unwrap();
         assert_eq!(
             step["result"],
-            json!({"ok": false, "status": 404, "attempts": 2, "code": "import_not_found", "message": "Bloomreach answered 404: gone", "retryAfter": null})
+            json!({"ok": false, "status": 404, "attempts": 2, "code": "import_not_found", "message": "Bloomreach answered 404: gone"})
         );
         let step: Value = serde_json::from_str(&run.on_outcome("nonsense", 3000.0, 0.0)).unwrap();
         assert_eq!(step["result"]["code"], "upstream_unreachable");
+    }
+
+    #[test]
+    fn invalid_options_are_an_error_answer_from_every_method() {
+        let mut run = Attempts::new(r#"{"importId":"i"}"#, 0.0);
+        for answer in [
+            run.first_step(),
+            run.request(),
+            run.on_outcome("{}", 1.0, 0.0),
+        ] {
+            let v: Value = serde_json::from_str(&answer).unwrap();
+            assert_eq!(v["type"], "error");
+            assert_eq!(v["error"]["code"], "invalid_request");
+        }
+    }
+
+    #[test]
+    fn a_rate_limited_result_carries_retry_after_and_no_nulls_besides_status() {
+        let mut run = Attempts::new(
+            r#"{"projectToken":"p","importId":"i","apiKeyId":"k","apiSecret":"s","maxAttempts":1}"#,
+            0.0,
+        );
+        let step: Value = serde_json::from_str(&run.on_outcome(
+            r#"{"kind":"answered","status":429,"retryAfter":"7","body":""}"#,
+            1.0,
+            0.0,
+        ))
+        .unwrap();
+        assert_eq!(step["result"]["retryAfter"], 7);
+        let step: Value = serde_json::from_str(&Attempts::new(OPTIONS, 0.0).on_outcome(
+            r#"{"kind":"timedOut"}"#,
+            1.0,
+            0.0,
+        ))
+        .unwrap();
+        assert_eq!(step["result"]["status"], Value::Null);
+        assert!(step["result"].get("retryAfter").is_none());
     }
 
     #[test]

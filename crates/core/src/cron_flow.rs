@@ -1,0 +1,405 @@
+//! A scheduled event's flow as a state machine the worker drives, one job at a time
+//! (docs/architecture.md, "A cron event"): plan the event, then for each job ask the
+//! ledger whether it already ran (a redelivery), start it, record it, log it; then the
+//! event's verdict. The shell only calls the ledger and `fetch` and writes the lines.
+
+use crate::attempts::StartResult;
+use crate::error::TriggerError;
+use crate::http_flow::LedgerCall;
+use crate::ids::ApiKind;
+use crate::ledger;
+use crate::log_line::TriggerLog;
+use crate::retry::RetryLimits;
+use crate::schedule::{
+    event_verdict, plan_event, skipped_job, unplanned_verdict, EventVerdict, JobOutcome, PlannedJob,
+};
+use crate::settings::Lookup;
+use crate::upstream_request::UpstreamRequest;
+
+/// What every job of one event shares.
+#[derive(Clone, Debug)]
+pub struct EventRun {
+    cause: String,
+    cron: String,
+    scheduled_ms: i64,
+    limits: RetryLimits,
+    scope: String,
+    /// The ledger records' time to live, when the deployment has the ledger.
+    ttl_ms: Option<u64>,
+}
+
+/// An event that ends before any job: its log line and verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unplanned {
+    pub log_line: String,
+    pub verdict: EventVerdict,
+}
+
+/// Plans the event of `cron` scheduled at `scheduled_ms`; `ledger` is whether the
+/// deployment has the `START_LEDGER` binding. `Err` when settings, `SCHEDULES` or the
+/// ledger's time to live are wrong: nothing starts.
+pub fn begin_event(
+    lookup: &dyn Lookup,
+    cron: &str,
+    scheduled_ms: i64,
+    ledger: bool,
+) -> Result<(EventRun, Vec<PlannedJob>), Unplanned> {
+    let cause = format!("cron:{cron}");
+    let unplanned = |error: &TriggerError| {
+        let mut entry = TriggerLog::new(None, &cause);
+        entry.error = Some(error);
+        Unplanned {
+            log_line: entry.to_line(),
+            verdict: unplanned_verdict(error, ledger),
+        }
+    };
+    let plan = plan_event(lookup, cron, scheduled_ms).map_err(|e| unplanned(&e))?;
+    let ttl_ms = match (ledger, plan.ttl_ms) {
+        (false, _) => None,
+        (true, Ok(ttl_ms)) => Some(ttl_ms),
+        (true, Err(error)) => return Err(unplanned(&error)),
+    };
+    let event = EventRun {
+        cause: cause.clone(),
+        cron: cron.to_owned(),
+        scheduled_ms,
+        limits: plan.limits,
+        scope: plan.scope,
+        ttl_ms,
+    };
+    Ok((event, plan.jobs))
+}
+
+/// What the shell does next for one job.
+#[derive(Debug)]
+pub enum JobNext {
+    /// Make [`JobAwaitingLedger::call`], then [`JobAwaitingLedger::on_ledger`].
+    AskLedger(JobAwaitingLedger),
+    /// Make the start ([`JobSending::request`] within [`EventRun::limits`]), then
+    /// [`JobSending::on_result`].
+    Send(JobSending),
+    /// Write the record (if any), then the log line; the job's latest outcome.
+    Done(JobDone),
+}
+
+/// How one job ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobDone {
+    pub record: Option<LedgerCall>,
+    pub log_line: String,
+    pub outcome: JobOutcome,
+}
+
+/// A job in progress: what its log line says of it.
+#[derive(Clone, Debug)]
+struct JobTrigger {
+    started_ms: u64,
+    job: String,
+    import_id: Option<String>,
+    api: ApiKind,
+}
+
+impl JobTrigger {
+    fn log<'s>(
+        &'s self,
+        event: &'s EventRun,
+        now_ms: u64,
+        fill: impl FnOnce(&mut TriggerLog<'s>),
+    ) -> String {
+        let mut entry = TriggerLog::new(self.import_id.as_deref(), &event.cause);
+        entry.api = self.api;
+        entry.job = Some(&self.job);
+        entry.total_ms = now_ms.saturating_sub(self.started_ms);
+        fill(&mut entry);
+        entry.to_line()
+    }
+
+    fn fail(
+        &self,
+        event: &EventRun,
+        error: &TriggerError,
+        outcome: JobOutcome,
+        now_ms: u64,
+    ) -> JobNext {
+        JobNext::Done(JobDone {
+            record: None,
+            log_line: self.log(event, now_ms, |e| e.error = Some(error)),
+            outcome,
+        })
+    }
+}
+
+impl EventRun {
+    /// The bounds of each job's attempts (the configured deadline, not capped: the
+    /// platform waits for a scheduled event's promise).
+    pub fn limits(&self) -> RetryLimits {
+        self.limits
+    }
+
+    /// How the event ends, given every job's latest outcome.
+    pub fn verdict(&self, outcomes: &[JobOutcome]) -> EventVerdict {
+        event_verdict(&self.cron, outcomes, self.ttl_ms.is_some())
+    }
+
+    /// Starts the flow of one planned job.
+    pub fn begin_job(&self, job: PlannedJob, now_ms: u64) -> JobNext {
+        let trigger = JobTrigger {
+            started_ms: now_ms,
+            job: job.job,
+            import_id: job.import_id.map(|id| id.as_str().to_owned()),
+            api: job.api,
+        };
+        let request = match job.request {
+            Ok(request) => request,
+            Err(error) => return trigger.fail(self, &error, JobOutcome::MISCONFIGURED, now_ms),
+        };
+        let Some(ttl_ms) = self.ttl_ms else {
+            return JobNext::Send(JobSending {
+                trigger,
+                request,
+                held: None,
+            });
+        };
+        // Recorded under (cron, scheduled time, job index, what it sends) before it starts.
+        let fingerprint = ledger::cron_job_fingerprint(&request);
+        let call = LedgerCall {
+            object: ledger::cron_job_object_name(
+                &self.scope,
+                &self.cron,
+                self.scheduled_ms,
+                job.index,
+                &request,
+            ),
+            call: ledger::begin(&fingerprint, self.limits.deadline_ms, ttl_ms),
+        };
+        JobNext::AskLedger(JobAwaitingLedger {
+            trigger,
+            request,
+            call,
+            fingerprint,
+        })
+    }
+}
+
+/// A job waiting for the ledger: did this event start it already?
+#[derive(Debug)]
+pub struct JobAwaitingLedger {
+    trigger: JobTrigger,
+    request: UpstreamRequest,
+    call: LedgerCall,
+    fingerprint: String,
+}
+
+impl JobAwaitingLedger {
+    pub fn call(&self) -> &LedgerCall {
+        &self.call
+    }
+
+    /// Takes the object's answer, or the error the call failed with: a job the ledger
+    /// cannot record is not started, and counts as a retryable failure.
+    pub fn on_ledger(
+        self,
+        answer: Result<impl AsRef<str>, TriggerError>,
+        event: &EventRun,
+        now_ms: u64,
+    ) -> JobNext {
+        let trigger = self.trigger;
+        let begin = match answer.and_then(|a| ledger::read_begin(a.as_ref())) {
+            Ok(begin) => begin,
+            Err(error) => return trigger.fail(event, &error, JobOutcome::LEDGER_FAILED, now_ms),
+        };
+        if let Some((skipped, outcome)) = skipped_job(&begin) {
+            let log_line = trigger.log(event, now_ms, |e| e.skipped = Some(skipped));
+            return JobNext::Done(JobDone {
+                record: None,
+                log_line,
+                outcome,
+            });
+        }
+        if begin != ledger::Begin::Proceed {
+            // `Reused` cannot happen (what the job sends is part of the name).
+            return trigger.fail(
+                event,
+                &ledger::unavailable(),
+                JobOutcome::LEDGER_FAILED,
+                now_ms,
+            );
+        }
+        JobNext::Send(JobSending {
+            trigger,
+            request: self.request,
+            held: Some((self.call.object, self.fingerprint)),
+        })
+    }
+}
+
+/// A job ready to start.
+#[derive(Debug)]
+pub struct JobSending {
+    trigger: JobTrigger,
+    request: UpstreamRequest,
+    held: Option<(String, String)>,
+}
+
+impl JobSending {
+    pub fn request(&self) -> &UpstreamRequest {
+        &self.request
+    }
+
+    /// Takes the start's outcome: its ledger record (the answer an HTTP start would
+    /// have given), its log line, and the job's outcome for the verdict.
+    pub fn on_result(self, result: &StartResult, event: &EventRun, now_ms: u64) -> JobNext {
+        let record = self.held.map(|(object, fingerprint)| {
+            let import_id = self.trigger.import_id.as_deref().unwrap_or_default();
+            let reply = crate::endpoint::start_reply(import_id, self.trigger.api, result);
+            LedgerCall {
+                object,
+                call: ledger::finish(&fingerprint, result, &reply),
+            }
+        });
+        JobNext::Done(JobDone {
+            record,
+            log_line: self.trigger.log(event, now_ms, |e| e.record_run(result)),
+            outcome: JobOutcome {
+                ok: result.outcome.is_ok(),
+                evidence: result.evidence,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attempts::Evidence;
+    use crate::settings::*;
+    use crate::upstream_answer::Accepted;
+    use serde_json::Value;
+    use std::collections::HashMap;
+
+    const AT: i64 = 1_795_834_800_000; // 2026-11-28 03:00 UTC
+
+    fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut map: HashMap<String, String> = [
+            (API_KEY_ID, "k"),
+            (API_SECRET, "s"),
+            (PROJECT_TOKEN, "proj"),
+            (
+                SCHEDULES,
+                r#"{"0 3 * * *": [{"import_id": "a", "path": "/x/{date}.csv", "time_offset": "-1d"}, {"import_id": "b", "path": "/x/{nope}"}]}"#,
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            map.insert(k.to_string(), v.to_string());
+        }
+        move |n: &str| map.get(n).cloned()
+    }
+
+    fn done(next: JobNext) -> JobDone {
+        match next {
+            JobNext::Done(done) => done,
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+
+    fn ok() -> StartResult {
+        StartResult {
+            outcome: Ok(Accepted { status: 200 }),
+            attempts: 1,
+            attempts_ms: 9,
+            evidence: Evidence::Started,
+        }
+    }
+
+    #[test]
+    fn an_unplanned_event_logs_once_and_fails() {
+        let broken = env(&[(SCHEDULES, "{")]);
+        let end = begin_event(&broken, "0 3 * * *", AT, true).unwrap_err();
+        assert!(end.verdict.result.is_err());
+        assert!(end.verdict.no_retry);
+        let line: Value = serde_json::from_str(&end.log_line).unwrap();
+        assert_eq!(line["outcome"], "misconfigured");
+        let ttl = env(&[("IDEMPOTENCY_TTL_SECONDS", "60"), (DEADLINE_MS, "600000")]);
+        assert!(begin_event(&ttl, "0 3 * * *", AT, true).is_err());
+        assert!(
+            begin_event(&ttl, "0 3 * * *", AT, false).is_ok(),
+            "no ledger, no TTL check"
+        );
+    }
+
+    #[test]
+    fn without_the_ledger_a_job_is_sent_then_logged() {
+        let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, false).unwrap();
+        let bad = done(event.begin_job(jobs.remove(1), 0));
+        assert_eq!(bad.outcome, JobOutcome::MISCONFIGURED);
+        let JobNext::Send(sending) = event.begin_job(jobs.remove(0), 100) else {
+            panic!("sends")
+        };
+        assert_eq!(
+            sending.request().body.as_deref(),
+            Some(r#"{"path":"/x/2026-11-27.csv"}"#)
+        );
+        let finished = done(sending.on_result(&ok(), &event, 160));
+        assert_eq!(finished.record, None);
+        let line: Value = serde_json::from_str(&finished.log_line).unwrap();
+        assert_eq!(
+            (
+                line["outcome"].as_str(),
+                line["job"].as_str(),
+                line["duration_ms"].as_u64()
+            ),
+            (Some("ok"), Some(r#"SCHEDULES["0 3 * * *"][0]"#), Some(60))
+        );
+        assert!(event
+            .verdict(&[finished.outcome, bad.outcome])
+            .result
+            .is_err());
+    }
+
+    #[test]
+    fn with_the_ledger_a_job_is_recorded_before_and_after_it_starts() {
+        let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
+        let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 0) else {
+            panic!("asks the ledger first")
+        };
+        let name = &asking.call().object;
+        assert!(name.starts_with("cron\n"));
+        assert!(name.contains("\n0 3 * * *\n1795834800000\n0\n"), "{name}");
+        let JobNext::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), &event, 1)
+        else {
+            panic!("proceeds")
+        };
+        let finished = done(sending.on_result(&ok(), &event, 2));
+        let record = finished.record.expect("recorded");
+        assert!(record.call.contains(r#""op":"finish""#));
+    }
+
+    #[test]
+    fn a_redelivery_skips_a_recorded_job_and_a_ledger_failure_starts_nothing() {
+        let (event, jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
+        let replay = r#"{"decision":"replay","started_at":1795834801000,"kept":{"outcome":"ok","evidence":"started","status":200,"body":"{}","retry_after":null}}"#;
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0) else {
+            panic!()
+        };
+        let skipped = done(asking.on_ledger(Ok(replay), &event, 1));
+        let line: Value = serde_json::from_str(&skipped.log_line).unwrap();
+        assert_eq!(line["outcome"], "skipped");
+        assert_eq!(line["first_ran_at"], "2026-11-28T03:00:01Z");
+        assert!(skipped.outcome.ok);
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0) else {
+            panic!()
+        };
+        let failed =
+            done(asking.on_ledger(Err::<&str, _>(crate::ledger::unavailable()), &event, 1));
+        assert_eq!(failed.outcome, JobOutcome::LEDGER_FAILED);
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0) else {
+            panic!()
+        };
+        let reused = done(asking.on_ledger(Ok(r#"{"decision":"reused"}"#), &event, 1));
+        assert_eq!(reused.outcome, JobOutcome::LEDGER_FAILED);
+        assert!(!event.verdict(&[failed.outcome]).no_retry);
+    }
+}

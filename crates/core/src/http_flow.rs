@@ -1,0 +1,554 @@
+//! The HTTP endpoint's whole flow as a state machine the worker drives, like
+//! [`crate::attempts::Attempts`]: every ordering rule (route, method, token, declared
+//! length, body, settings, dry run, `Idempotency-Key`, send, record, log) is decided
+//! here, and the shell only reads the body, calls the ledger and `fetch`, and writes
+//! what it is handed (docs/architecture.md, "A start over HTTP").
+//!
+//! Time is passed in (`now_ms`, unix milliseconds); nothing here reads a clock.
+
+use crate::attempts::StartResult;
+use crate::endpoint::{self, Prepared, Route};
+use crate::error::TriggerError;
+use crate::idempotency::{self, IdempotencyKey, KeyAnswer};
+use crate::ids::ApiKind;
+use crate::ledger;
+use crate::log_line::TriggerLog;
+use crate::reply::Reply;
+use crate::request_body::too_large;
+use crate::retry::RetryLimits;
+use crate::settings::Lookup;
+use crate::upstream_request::UpstreamRequest;
+
+/// What the shell read of the request before its body.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// The full request URL, as the runtime gives it.
+    pub url: &'a str,
+    pub authorization: Option<&'a str>,
+    pub content_length: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// One call to a ledger object: its name and the call's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerCall {
+    pub object: String,
+    pub call: String,
+}
+
+/// How a request ends: the answer, and before it the ledger record to write (if any)
+/// and the log line (if the request is a trigger).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    pub reply: Reply,
+    /// Write this first: a `finish` of the key's ledger record.
+    pub record: Option<LedgerCall>,
+    pub log_line: Option<String>,
+}
+
+/// What the shell does next.
+#[derive(Debug)]
+pub enum Next {
+    /// Read the body, at most [`crate::request_body::MAX_BODY_BYTES`], then
+    /// [`AwaitingBody::on_body`].
+    ReadBody(AwaitingBody),
+    /// Make [`AwaitingLedger::call`], then [`AwaitingLedger::on_ledger`].
+    AskLedger(AwaitingLedger),
+    /// Make the start ([`Sending::request`] within [`Sending::limits`], as
+    /// [`crate::attempts::Attempts`] says), then [`Sending::on_result`].
+    Send(Sending),
+    /// Panic on purpose: the test route, enabled and called with a valid token.
+    Panic,
+    /// Write the record and the log line, then answer.
+    Done(Finished),
+}
+
+/// What a trigger has gathered so far, for its log line.
+#[derive(Clone, Debug)]
+struct Trigger {
+    started_ms: u64,
+    import_id: String,
+    cause: String,
+    api: ApiKind,
+    dry_run: bool,
+}
+
+impl Trigger {
+    fn log<'s>(&'s self, now_ms: u64, fill: impl FnOnce(&mut TriggerLog<'s>)) -> String {
+        let mut entry = TriggerLog::new(Some(&self.import_id), &self.cause);
+        entry.api = self.api;
+        entry.dry_run = self.dry_run;
+        entry.total_ms = now_ms.saturating_sub(self.started_ms);
+        fill(&mut entry);
+        entry.to_line()
+    }
+
+    /// A request refused before any upstream call: its answer and log line.
+    fn refuse(&self, error: &TriggerError, now_ms: u64) -> Next {
+        Next::Done(Finished {
+            reply: endpoint::refusal_reply(error),
+            record: None,
+            log_line: Some(self.log(now_ms, |e| e.error = Some(error))),
+        })
+    }
+}
+
+fn answer_only(reply: Reply) -> Next {
+    Next::Done(Finished {
+        reply,
+        record: None,
+        log_line: None,
+    })
+}
+
+/// Starts the flow of one request.
+pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
+    let panic_route = endpoint::panic_route_enabled(lookup);
+    let raw_import_id = match endpoint::route(head.method, endpoint::path_of(head.url), panic_route)
+    {
+        Err(reply) => return answer_only(reply),
+        Ok(Route::Health) => return answer_only(Reply::health()),
+        // A route for tests only, and even then only for a caller with a valid token.
+        Ok(Route::Panic) => {
+            return match endpoint::authorize(lookup, head.authorization) {
+                Ok(_) => Next::Panic,
+                Err(error) => answer_only(endpoint::refusal_reply(&error)),
+            }
+        }
+        Ok(Route::Start { raw_import_id }) => raw_import_id,
+    };
+    let mut trigger = Trigger {
+        started_ms: now_ms,
+        import_id: raw_import_id,
+        cause: "http:unauthenticated".to_owned(),
+        api: ApiKind::default(),
+        dry_run: false,
+    };
+    match endpoint::authorize(lookup, head.authorization) {
+        Ok(caller) => trigger.cause = format!("http:{caller}"),
+        Err(error) => return trigger.refuse(&error, now_ms),
+    }
+    if endpoint::declared_length_too_large(head.content_length) {
+        return trigger.refuse(&too_large(), now_ms);
+    }
+    Next::ReadBody(AwaitingBody {
+        trigger,
+        query: endpoint::query_of(head.url).map(str::to_owned),
+        key: head.idempotency_key.map(str::to_owned),
+    })
+}
+
+/// Waiting for the request's body.
+#[derive(Debug)]
+pub struct AwaitingBody {
+    trigger: Trigger,
+    query: Option<String>,
+    key: Option<String>,
+}
+
+impl AwaitingBody {
+    /// Takes the body (or the error reading it gave: too large, unreadable). `ledger` is
+    /// whether the deployment has the `START_LEDGER` binding.
+    pub fn on_body(
+        self,
+        body: Result<impl AsRef<[u8]>, TriggerError>,
+        lookup: &dyn Lookup,
+        ledger: bool,
+        now_ms: u64,
+    ) -> Next {
+        let mut trigger = self.trigger;
+        let prepared = match body.and_then(|body| {
+            endpoint::prepare(
+                &trigger.import_id,
+                self.query.as_deref(),
+                body.as_ref(),
+                lookup,
+            )
+        }) {
+            Ok(prepared) => prepared,
+            Err(error) => return trigger.refuse(&error, now_ms),
+        };
+        trigger.import_id = prepared.start.import_id.as_str().to_owned();
+        trigger.api = prepared.start.api();
+        trigger.dry_run = prepared.dry_run;
+        if prepared.dry_run {
+            // Dry runs ignore the key: nothing starts, so there is nothing to keep.
+            return Next::Done(Finished {
+                reply: endpoint::dry_run_reply(&prepared),
+                record: None,
+                log_line: Some(trigger.log(now_ms, |_| {})),
+            });
+        }
+        let Some(raw_key) = self.key else {
+            return Next::Send(Sending {
+                trigger,
+                prepared,
+                held: None,
+            });
+        };
+        match key_call(&raw_key, &prepared, lookup, ledger) {
+            Ok((call, fingerprint)) => Next::AskLedger(AwaitingLedger {
+                trigger,
+                prepared,
+                call,
+                fingerprint,
+            }),
+            Err(error) => trigger.refuse(&error, now_ms),
+        }
+    }
+}
+
+/// The ledger's `begin` for a key, and the request's fingerprint; or why the key
+/// cannot be used: invalid, no binding, a time to live that does not fit.
+fn key_call(
+    raw_key: &str,
+    prepared: &Prepared,
+    lookup: &dyn Lookup,
+    ledger: bool,
+) -> Result<(LedgerCall, String), TriggerError> {
+    let key = IdempotencyKey::parse(raw_key)?;
+    if !ledger {
+        return Err(idempotency::unavailable());
+    }
+    let ttl_ms = idempotency::ttl_ms(
+        lookup.get(idempotency::TTL_SETTING).as_deref(),
+        prepared.limits.deadline_ms,
+    )?;
+    let fingerprint = idempotency::fingerprint(&prepared.start);
+    let call = LedgerCall {
+        object: key.object_name(&prepared.scope),
+        call: ledger::begin(&fingerprint, prepared.limits.deadline_ms, ttl_ms),
+    };
+    Ok((call, fingerprint))
+}
+
+/// Waiting for the ledger's decision on the request's key.
+#[derive(Debug)]
+pub struct AwaitingLedger {
+    trigger: Trigger,
+    prepared: Prepared,
+    call: LedgerCall,
+    fingerprint: String,
+}
+
+impl AwaitingLedger {
+    /// The call to make.
+    pub fn call(&self) -> &LedgerCall {
+        &self.call
+    }
+
+    /// Takes the object's answer, or the error the call failed with.
+    pub fn on_ledger(self, answer: Result<impl AsRef<str>, TriggerError>, now_ms: u64) -> Next {
+        let trigger = self.trigger;
+        let begin = match answer.and_then(|a| ledger::read_begin(a.as_ref())) {
+            Ok(begin) => begin,
+            Err(error) => return trigger.refuse(&error, now_ms),
+        };
+        match idempotency::answer(begin) {
+            KeyAnswer::Proceed => Next::Send(Sending {
+                trigger,
+                prepared: self.prepared,
+                held: Some((self.call.object, self.fingerprint)),
+            }),
+            KeyAnswer::Replay(reply, error) => Next::Done(Finished {
+                reply,
+                record: None,
+                log_line: Some(trigger.log(now_ms, |e| {
+                    e.replayed = true;
+                    e.error = error.as_ref();
+                })),
+            }),
+            KeyAnswer::Refuse(error) => trigger.refuse(&error, now_ms),
+        }
+    }
+}
+
+/// Ready to start the import.
+#[derive(Debug)]
+pub struct Sending {
+    trigger: Trigger,
+    prepared: Prepared,
+    /// The ledger object and fingerprint of the key, when the start holds one.
+    held: Option<(String, String)>,
+}
+
+impl Sending {
+    /// The request to send.
+    pub fn request(&self) -> &UpstreamRequest {
+        &self.prepared.upstream
+    }
+
+    /// The bounds of its attempts (an HTTP start's deadline already capped).
+    pub fn limits(&self) -> RetryLimits {
+        self.prepared.limits
+    }
+
+    /// Takes the start's outcome: the answer, its ledger record and its log line.
+    pub fn on_result(self, result: &StartResult, now_ms: u64) -> Next {
+        let reply = endpoint::outcome_reply(&self.prepared.start, result);
+        let record = self.held.map(|(object, fingerprint)| LedgerCall {
+            object,
+            call: ledger::finish(&fingerprint, result, &reply),
+        });
+        let log_line = self.trigger.log(now_ms, |e| e.record_run(result));
+        Next::Done(Finished {
+            reply,
+            record,
+            log_line: Some(log_line),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attempts::Evidence;
+    use crate::settings::*;
+    use crate::upstream_answer::Accepted;
+    use serde_json::Value;
+    use std::collections::HashMap;
+
+    const TOKEN: &str = "caller-token-0123456789";
+    const URL: &str = "https://w.example/imports/imp-1/start";
+
+    fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut map: HashMap<String, String> = [
+            (API_KEY_ID, "the-key-id"),
+            (API_SECRET, "the-api-secret"),
+            (PROJECT_TOKEN, "proj-1"),
+            (TRIGGER_TOKENS, TOKEN),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            map.insert(k.to_string(), v.to_string());
+        }
+        move |n: &str| map.get(n).cloned()
+    }
+
+    fn head<'a>(url: &'a str, authorization: Option<&'a str>) -> RequestHead<'a> {
+        RequestHead {
+            method: "POST",
+            url,
+            authorization,
+            ..RequestHead::default()
+        }
+    }
+
+    const BEARER: &str = "Bearer caller-token-0123456789";
+
+    fn done(next: Next) -> Finished {
+        match next {
+            Next::Done(finished) => finished,
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+
+    fn log(finished: &Finished) -> Value {
+        serde_json::from_str(finished.log_line.as_deref().expect("a log line")).unwrap()
+    }
+
+    fn ok_result() -> StartResult {
+        StartResult {
+            outcome: Ok(Accepted { status: 200 }),
+            attempts: 1,
+            attempts_ms: 40,
+            evidence: Evidence::Started,
+        }
+    }
+
+    #[test]
+    fn routes_answer_without_a_log_line_and_the_panic_route_needs_a_token() {
+        let lookup = env(&[(endpoint::PANIC_TEST_ROUTE, "enabled")]);
+        let health = done(begin(
+            &RequestHead {
+                method: "GET",
+                url: "https://w.example/healthz",
+                ..RequestHead::default()
+            },
+            &lookup,
+            0,
+        ));
+        assert_eq!((health.reply.status, health.log_line), (200, None));
+        let unknown = done(begin(&head("https://w.example/nope", None), &lookup, 0));
+        assert_eq!(unknown.reply.status, 404);
+        let panic_url = "https://w.example/__panic";
+        assert_eq!(
+            done(begin(&head(panic_url, None), &lookup, 0)).reply.status,
+            401
+        );
+        assert!(matches!(
+            begin(&head(panic_url, Some(BEARER)), &lookup, 0),
+            Next::Panic
+        ));
+        assert_eq!(
+            done(begin(&head(panic_url, Some(BEARER)), &env(&[]), 0))
+                .reply
+                .status,
+            404
+        );
+    }
+
+    #[test]
+    fn the_token_comes_before_the_length_and_the_body() {
+        let lookup = env(&[]);
+        let mut h = head(URL, Some("Bearer wrong-token-0000000000"));
+        h.content_length = Some("999999");
+        let refused = done(begin(&h, &lookup, 5));
+        assert_eq!(refused.reply.status, 401);
+        let line = log(&refused);
+        assert_eq!(
+            (line["outcome"].as_str(), line["cause"].as_str()),
+            (Some("unauthorized"), Some("http:unauthenticated"))
+        );
+        h.authorization = Some(BEARER);
+        assert_eq!(done(begin(&h, &lookup, 5)).reply.status, 413);
+        h.content_length = Some("10");
+        assert!(matches!(begin(&h, &lookup, 5), Next::ReadBody(_)));
+    }
+
+    #[test]
+    fn a_start_without_a_key_sends_then_logs_once_with_the_whole_duration() {
+        let lookup = env(&[]);
+        let Next::ReadBody(awaiting) = begin(&head(URL, Some(BEARER)), &lookup, 1_000) else {
+            panic!("reads the body")
+        };
+        let Next::Send(sending) =
+            awaiting.on_body(Ok(br#"{"path":"/a.csv"}"#), &lookup, true, 1_010)
+        else {
+            panic!("sends")
+        };
+        assert_eq!(
+            sending.request().body.as_deref(),
+            Some(r#"{"path":"/a.csv"}"#)
+        );
+        let finished = done(sending.on_result(&ok_result(), 1_250));
+        assert_eq!(finished.reply.status, 200);
+        assert_eq!(finished.record, None);
+        let line = log(&finished);
+        assert_eq!(line["outcome"], "ok");
+        assert_eq!(line["duration_ms"], 250);
+        assert_eq!(line["cause"], "http:token#1");
+        let reply: Value = serde_json::from_str(&finished.reply.body).unwrap();
+        assert_eq!(
+            reply["duration_ms"], 40,
+            "the answer's duration is the attempts'"
+        );
+    }
+
+    #[test]
+    fn bad_bodies_and_read_errors_are_refused_and_logged() {
+        let lookup = env(&[]);
+        for (body, status) in [(Ok(&b"{\"x\":1}"[..]), 400), (Err(too_large()), 413)] {
+            let Next::ReadBody(awaiting) = begin(&head(URL, Some(BEARER)), &lookup, 0) else {
+                panic!()
+            };
+            let finished = done(awaiting.on_body(body, &lookup, true, 1));
+            assert_eq!(finished.reply.status, status);
+            assert!(finished.log_line.is_some());
+        }
+    }
+
+    #[test]
+    fn a_dry_run_answers_and_ignores_the_key() {
+        let lookup = env(&[]);
+        let mut h = head(
+            "https://w.example/imports/imp-1/start?dry_run=1",
+            Some(BEARER),
+        );
+        h.idempotency_key = Some("k");
+        let Next::ReadBody(awaiting) = begin(&h, &lookup, 0) else {
+            panic!()
+        };
+        let finished = done(awaiting.on_body(Ok(b""), &lookup, false, 1));
+        assert_eq!(finished.reply.status, 200);
+        assert_eq!(log(&finished)["dry_run"], true);
+    }
+
+    fn keyed(lookup: &dyn Lookup, key: &str, ledger: bool) -> Next {
+        let mut h = head(URL, Some(BEARER));
+        h.idempotency_key = Some(key);
+        let Next::ReadBody(awaiting) = begin(&h, lookup, 0) else {
+            panic!()
+        };
+        awaiting.on_body(Ok(b""), lookup, ledger, 1)
+    }
+
+    #[test]
+    fn a_key_needs_a_valid_value_the_ledger_and_a_fitting_ttl() {
+        let lookup = env(&[]);
+        let bad = done(keyed(&lookup, "a b", true));
+        assert_eq!(bad.reply.status, 400);
+        let unbound = done(keyed(&lookup, "k", false));
+        assert_eq!(unbound.reply.status, 400);
+        assert!(unbound.reply.body.contains("START_LEDGER"));
+        let short = env(&[(idempotency::TTL_SETTING, "60"), (DEADLINE_MS, "5000")]);
+        assert!(matches!(keyed(&short, "k", true), Next::AskLedger(_)));
+        let too_short = env(&[(idempotency::TTL_SETTING, "60"), (DEADLINE_MS, "60000")]);
+        assert!(
+            matches!(keyed(&too_short, "k", true), Next::AskLedger(_)),
+            "the HTTP deadline is capped at 25 s, under 60 s"
+        );
+    }
+
+    #[test]
+    fn the_ledger_decides_then_the_start_is_recorded_before_it_is_logged() {
+        let lookup = env(&[]);
+        let Next::AskLedger(asking) = keyed(&lookup, "key-1", true) else {
+            panic!()
+        };
+        assert!(asking.call().object.ends_with("\nkey-1"));
+        assert!(asking.call().call.contains(r#""op":"begin""#));
+        let Next::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 2) else {
+            panic!("proceeds")
+        };
+        let finished = done(sending.on_result(&ok_result(), 3));
+        let record = finished.record.expect("the outcome is recorded");
+        assert!(record.object.ends_with("\nkey-1"));
+        assert!(record.call.contains(r#""op":"finish""#));
+        assert!(finished.log_line.is_some());
+    }
+
+    #[test]
+    fn ledger_refusals_replays_and_failures_are_answered_without_a_start() {
+        let lookup = env(&[]);
+        for (answer, status) in [
+            (Ok(r#"{"decision":"reused"}"#), 422),
+            (
+                Ok(r#"{"decision":"in_progress","started_at":1,"retry_after_secs":4}"#),
+                409,
+            ),
+            (Ok(r#"{"decision":"outcome_unknown","started_at":1}"#), 502),
+            (Ok("garbage"), 503),
+            (Err(crate::ledger::unavailable()), 503),
+            (
+                Ok(
+                    r#"{"decision":"replay","started_at":1,"kept":{"outcome":"ok","evidence":"started","status":200,"body":"{}","retry_after":null}}"#,
+                ),
+                200,
+            ),
+        ] {
+            let Next::AskLedger(asking) = keyed(&lookup, "key-2", true) else {
+                panic!()
+            };
+            let finished = done(asking.on_ledger(answer.clone(), 5));
+            assert_eq!(finished.reply.status, status, "{answer:?}");
+            assert_eq!(finished.record, None);
+            let line = log(&finished);
+            if status == 200 {
+                assert_eq!(line["idempotent_replay"], true);
+                assert_eq!(line["attempts"], 0);
+            }
+        }
+        let Next::AskLedger(asking) = keyed(&lookup, "key-3", true) else {
+            panic!()
+        };
+        let busy = done(asking.on_ledger(
+            Ok(r#"{"decision":"in_progress","started_at":1,"retry_after_secs":4}"#),
+            5,
+        ));
+        assert!(busy.reply.headers.contains(&("retry-after", "4".into())));
+    }
+}
