@@ -4,15 +4,36 @@
 /** Which Bloomreach API starts the import. */
 export type Api = "data-v1" | "imports-v1" | "data-hub";
 
-/** The documented error codes. */
+/** Every error code of bloomreach-import-trigger (the worker's answers and the package's). */
 export type ErrorCode =
   | "invalid_request"
+  | "unauthorized"
+  | "path_not_allowed"
+  | "not_found"
+  | "method_not_allowed"
+  | "payload_too_large"
   | "import_not_found"
   | "upstream_rejected"
   | "upstream_auth_failed"
   | "upstream_rate_limited"
   | "upstream_error"
-  | "upstream_unreachable";
+  | "upstream_unreachable"
+  | "misconfigured"
+  | "idempotency_key_reused"
+  | "idempotency_key_in_progress"
+  | "upstream_outcome_unknown"
+  | "ledger_unavailable";
+
+/** The codes a failed `startImport` resolves with. */
+export type StartImportFailureCode = Extract<
+  ErrorCode,
+  | "import_not_found"
+  | "upstream_rejected"
+  | "upstream_auth_failed"
+  | "upstream_rate_limited"
+  | "upstream_error"
+  | "upstream_unreachable"
+>;
 
 /** What every start needs and may set, whichever account it goes to. */
 export interface CommonStartImportOptions {
@@ -93,7 +114,7 @@ export interface StartImportFailure {
   /** Bloomreach's HTTP status, or null when it never answered. */
   status: number | null;
   attempts: number;
-  code: Exclude<ErrorCode, "invalid_request">;
+  code: StartImportFailureCode;
   message: string;
   /** Seconds Bloomreach asked to wait, for upstream_rate_limited. */
   retryAfter?: number;

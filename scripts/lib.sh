@@ -66,6 +66,18 @@ ensure_tools() {
   ensure_node_modules
 }
 
+# shrink_wasm IN OUT [FLAG...]: wasm-opt -Oz with names and producers stripped, and the
+# features workerd and Node support (the list worker-build itself uses). The pinned
+# binaryen's wasm-opt: Debian's older one fails on this output.
+shrink_wasm() {
+  local in="$1" out="$2"
+  shift 2
+  wasm-opt "$in" -o "$out" -Oz --strip-debug --strip-producers \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-bulk-memory --enable-multivalue --enable-reference-types "$@" \
+    || fail "wasm-opt failed on $in"
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'

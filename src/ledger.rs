@@ -188,7 +188,7 @@ impl Ledger {
             .await
             .is_ok_and(|answer| ledger::read_finish(&answer));
         if !recorded {
-            crate::log::line(r#"{"event":"ledger_record_not_saved"}"#);
+            crate::log::line(&bloomreach_import_core::log_line::record_not_saved_line());
         }
     }
 }

@@ -101,4 +101,6 @@ pub async fn scheduled(
 /// for single-threaded WebAssembly. Only on wasm; host builds keep the system's.
 #[cfg(target_family = "wasm")]
 #[global_allocator]
+// SAFETY: `new_global` requires single-threaded WebAssembly, which this is: workerd
+// and Node run this module's instance on one thread, and it spawns none.
 static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };

@@ -7,6 +7,6 @@ pub fn line(text: &str) {
 
 /// A panic, as one JSON line on the error log.
 pub fn panic(message: &str) {
-    let line = serde_json::json!({"event": "panic", "message": message});
-    web_sys::console::error_1(&line.to_string().into());
+    let line = bloomreach_import_core::log_line::panic_line(message);
+    web_sys::console::error_1(&line.into());
 }

@@ -45,9 +45,7 @@ async fn attempt(request: &UpstreamRequest, timeout_ms: u64) -> AttemptOutcome {
 }
 
 async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> AttemptOutcome {
-    let not_sent = |e: JsValue| AttemptOutcome::NotSent {
-        reason: describe(&e),
-    };
+    let not_sent = |e: JsValue| AttemptOutcome::not_sent(&describe(&e));
     let init = web_sys::RequestInit::new();
     init.set_method(request.method);
     let headers = match web_sys::Headers::new() {
@@ -57,9 +55,7 @@ async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> A
     for (name, value) in request.headers() {
         if headers.set(name, value).is_err() {
             // Never echo the value: it may be the authorization.
-            return AttemptOutcome::NotSent {
-                reason: format!("the runtime refused the {name} header"),
-            };
+            return AttemptOutcome::not_sent(&format!("the runtime refused the {name} header"));
         }
     }
     init.set_headers(&headers);
@@ -98,10 +94,9 @@ fn classify_failure(error: &JsValue) -> AttemptOutcome {
 }
 
 fn describe(error: &JsValue) -> String {
-    let text = error
+    error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| error.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned());
-    text.chars().take(200).collect()
+        .unwrap_or_else(|| "unknown error".to_owned())
 }

@@ -63,7 +63,7 @@ async function attempt(fetchFn, request, timeoutMs) {
     // Node's fetch puts the connection error's code in `cause`; the engine decides
     // whether it proves nothing was sent.
     const code = e?.cause?.code ?? e?.code;
-    return { kind: "error", code: typeof code === "string" ? code : null, message: String(e?.message ?? e).slice(0, 200) };
+    return { kind: "error", code: typeof code === "string" ? code : null, message: String(e?.message ?? e) };
   } finally {
     clearTimeout(timer);
   }

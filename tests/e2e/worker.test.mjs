@@ -302,7 +302,7 @@ describe("settings", () => {
       assert.equal(standin.requests.length, 0);
       // Bad input is reported before settings.
       assertError(await start("bad.id", {}, w), 400, "invalid_request");
-      assertNoSecrets([...w.logs, res.text]);
+      assertNoSecrets([...w.logs, res.text], 2);
     } finally {
       await w.close();
     }

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStandin, closedPort } from "../support/bloomreach-standin.mjs";
+import { FAULTS, FAULT_LIMITS } from "../support/faults.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const NODE22 = process.execPath;
@@ -99,30 +100,11 @@ it("startImport retries a 429 and then succeeds", async () => {
 });
 
 it("startImport: the fault matrix gives the documented codes, the policy's request counts, within the deadline", async () => {
-  // scenario, code (null: success), requests Bloomreach receives
-  const cases = [
-    ["ratelimited", "upstream_rate_limited", 3],
-    ["ratelimiteddate", null, 2],
-    ["ratelimitednoheader", null, 2],
-    ["unavailable", "upstream_error", 3],
-    ["servererror", "upstream_error", 1],
-    ["badgateway", "upstream_error", 1],
-    ["gatewaytimeout", "upstream_error", 1],
-    ["hang", "upstream_unreachable", 1],
-    ["reset", "upstream_unreachable", 1],
-    ["malformed", "upstream_rejected", 1],
-    ["malformedok", null, 1],
-    ["html", "upstream_error", 1],
-    ["empty", "upstream_rejected", 1],
-    ["huge", "upstream_error", 1],
-    ["forbidden", "upstream_auth_failed", 1],
-    ["rejected", "upstream_rejected", 1],
-  ];
-  const deadlineMs = 5000;
-  for (const [scenario, code, requests] of cases) {
+  const { deadlineMs, attemptTimeoutMs, maxAttempts } = FAULT_LIMITS;
+  for (const { scenario, code, requests } of FAULTS) {
     const importId = `${scenario}_npmfault`;
     const t0 = Date.now();
-    const result = await pkg.startImport({ ...base(), importId, maxAttempts: 3, attemptTimeoutMs: 800, deadlineMs });
+    const result = await pkg.startImport({ ...base(), importId, maxAttempts, attemptTimeoutMs, deadlineMs });
     assert.ok(Date.now() - t0 < deadlineMs + 1000, `${scenario}: ${Date.now() - t0} ms`);
     assert.equal(result.ok, code === null, `${scenario}: ${JSON.stringify(result)}`);
     if (code) assert.equal(result.code, code, scenario);

@@ -11,7 +11,12 @@ export function forbiddenStrings() {
   return [...plain, pair, b64(pair), b64(pair).replace(/=+$/, ""), ...plain.map(b64).map((s) => s.replace(/=+$/, "")), ...plain.map(encodeURIComponent), encodeURIComponent(pair)];
 }
 
-export function assertNoSecrets(texts) {
+/**
+ * Fails when a secret appears in `texts`, and when there are fewer than `atLeast`
+ * texts: a scan of nothing (a file run alone, a capture that broke) proves nothing.
+ */
+export function assertNoSecrets(texts, atLeast = 10) {
+  assert.ok(texts.length >= atLeast, `only ${texts.length} answers and log lines to scan; expected at least ${atLeast}`);
   const forbidden = forbiddenStrings();
   for (const text of texts) {
     for (const secret of forbidden) {

@@ -2,6 +2,7 @@
 //! cron configuration before it is deployed, using the same core the worker runs.
 //! Exit status: 0 when there is none, 1 when there are problems, 2 when the file
 //! cannot be read.
+#![forbid(unsafe_code)]
 
 use bloomreach_import_core::Schedules;
 use std::process::ExitCode;

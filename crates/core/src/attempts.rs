@@ -67,6 +67,9 @@ impl Evidence {
     }
 }
 
+/// How much of a failed connection's description is kept in an error message.
+pub(crate) const MAX_REASON_CHARS: usize = 200;
+
 /// Connection error codes that prove the request never left (Node's `cause.code`).
 const NOT_SENT_CODES: [&str; 5] = [
     "ECONNREFUSED",
@@ -86,12 +89,24 @@ impl AttemptOutcome {
         }
     }
 
+    /// A failure before anything was sent (the runtime refused to build the request),
+    /// its description cut to 200 characters (as every failed connection's is).
+    pub fn not_sent(reason: &str) -> AttemptOutcome {
+        AttemptOutcome::NotSent {
+            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
+        }
+    }
+
     /// Reads a failed `fetch` (a rejected promise) from its error code, when the runtime
     /// gives one, and its message. Only a failure that proves nothing was sent (refused,
     /// name not resolved, no route) is `NotSent` and so may be retried; anything else
     /// may have reached Bloomreach. Both shells ask this one place.
     pub fn from_fetch_error(code: Option<&str>, message: &str) -> AttemptOutcome {
-        let reason: String = code.unwrap_or(message).chars().take(200).collect();
+        let reason: String = code
+            .unwrap_or(message)
+            .chars()
+            .take(MAX_REASON_CHARS)
+            .collect();
         let lower = message.to_ascii_lowercase();
         let not_sent = code.is_some_and(|c| NOT_SENT_CODES.contains(&c))
             || lower.contains("connection refused")
@@ -205,7 +220,6 @@ impl Attempts {
         if result.is_ok() {
             return self.done(result, elapsed, evidence);
         }
-        let jitter = if jitter.is_finite() { jitter } else { 0.0 };
         match decide(
             self.attempts,
             evidence.is_retryable(),
@@ -234,11 +248,6 @@ impl Attempts {
             attempts_ms,
             evidence,
         })
-    }
-
-    /// Attempts made so far.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
     }
 }
 

@@ -7,9 +7,9 @@ use crate::error::TriggerError;
 
 /// The default base of the Engagement APIs (`data-v1`, `imports-v1`) when
 /// `BLOOMREACH_API_BASE` is not set.
-pub const DEFAULT_BASE: &str = "https://api.exponea.com";
+pub(crate) const DEFAULT_BASE: &str = "https://api.exponea.com";
 /// The default base of the Data hub API (`data-hub`).
-pub const DATA_HUB_BASE: &str = "https://api.bloomreach.com";
+pub(crate) const DATA_HUB_BASE: &str = "https://api.bloomreach.com";
 
 /// A validated base URL, kept without a trailing slash so paths join with one `/`.
 #[derive(Clone, Debug, PartialEq, Eq)]

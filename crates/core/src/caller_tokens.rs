@@ -5,7 +5,7 @@ use crate::secret::Secret;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// The shortest caller token accepted: guessing one must be hopeless.
-pub const MIN_TOKEN_CHARS: usize = 16;
+pub(crate) const MIN_TOKEN_CHARS: usize = 16;
 
 /// The callers' tokens. Several may be valid at once, so one can be rotated out
 /// without downtime.

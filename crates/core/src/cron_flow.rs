@@ -275,12 +275,11 @@ mod tests {
     use crate::settings::*;
     use crate::upstream_answer::Accepted;
     use serde_json::Value;
-    use std::collections::HashMap;
 
     const AT: i64 = 1_795_834_800_000; // 2026-11-28 03:00 UTC
 
     fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let mut map: HashMap<String, String> = [
+        let mut pairs = vec![
             (API_KEY_ID, "k"),
             (API_SECRET, "s"),
             (PROJECT_TOKEN, "proj"),
@@ -288,14 +287,9 @@ mod tests {
                 SCHEDULES,
                 r#"{"0 3 * * *": [{"import_id": "a", "path": "/x/{date}.csv", "time_offset": "-1d"}, {"import_id": "b", "path": "/x/{nope}"}]}"#,
             ),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in extra {
-            map.insert(k.to_string(), v.to_string());
-        }
-        move |n: &str| map.get(n).cloned()
+        ];
+        pairs.extend_from_slice(extra);
+        crate::test_support::lookup(&pairs)
     }
 
     fn done(next: JobNext) -> JobDone {

@@ -7,14 +7,14 @@
 
 use crate::account::SETTING_NAMES;
 use crate::attempts::StartResult;
-use crate::error::{ErrorCode, TriggerError};
+use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId};
 use crate::reply::Reply;
 use crate::request_body::{parse_body, MAX_BODY_BYTES};
 use crate::retry::RetryLimits;
 use crate::settings::{Lookup, Settings};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// A route the worker serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub enum Route {
 }
 
 /// The setting that turns on [`Route::Panic`]; off unless set to exactly `enabled`.
-pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
+pub use crate::settings::PANIC_TEST_ROUTE;
 
 /// Whether [`PANIC_TEST_ROUTE`] is `enabled`.
 pub fn panic_route_enabled(lookup: &dyn Lookup) -> bool {
@@ -213,42 +213,13 @@ pub fn refusal_reply(error: &TriggerError) -> Reply {
     Reply::error(error, Map::new())
 }
 
-/// A `413` answer for a body that went over the limit while being read.
-pub fn too_large_reply() -> Reply {
-    refusal_reply(&crate::request_body::too_large())
-}
-
-/// A `500 misconfigured` for a shell-side failure that must not show its details.
-pub fn internal_reply() -> Reply {
-    Reply::json(
-        500,
-        &json!({"ok": false, "error": {"code": ErrorCode::Misconfigured.as_str(), "message": "internal error; see the worker's log"}}),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use crate::settings::*;
-    use std::collections::HashMap;
-
-    const TOKEN: &str = "caller-token-0123456789";
-
-    fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let mut map: HashMap<String, String> = [
-            (API_KEY_ID, "the-key-id"),
-            (API_SECRET, "the-api-secret"),
-            (PROJECT_TOKEN, "proj-1"),
-            (TRIGGER_TOKENS, TOKEN),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in extra {
-            map.insert(k.to_string(), v.to_string());
-        }
-        move |n: &str| map.get(n).cloned()
-    }
+    use crate::test_support::{deployment as env, TOKEN};
+    use serde_json::json;
 
     #[test]
     fn routes_and_methods() {

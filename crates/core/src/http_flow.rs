@@ -305,28 +305,11 @@ mod tests {
     use super::*;
     use crate::attempts::Evidence;
     use crate::settings::*;
+    use crate::test_support::deployment as env;
     use crate::upstream_answer::Accepted;
     use serde_json::Value;
-    use std::collections::HashMap;
 
-    const TOKEN: &str = "caller-token-0123456789";
     const URL: &str = "https://w.example/imports/imp-1/start";
-
-    fn env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let mut map: HashMap<String, String> = [
-            (API_KEY_ID, "the-key-id"),
-            (API_SECRET, "the-api-secret"),
-            (PROJECT_TOKEN, "proj-1"),
-            (TRIGGER_TOKENS, TOKEN),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in extra {
-            map.insert(k.to_string(), v.to_string());
-        }
-        move |n: &str| map.get(n).cloned()
-    }
 
     fn head<'a>(url: &'a str, authorization: Option<&'a str>) -> RequestHead<'a> {
         RequestHead {

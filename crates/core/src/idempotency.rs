@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
 /// How long a record is kept, in seconds (a setting).
-pub const TTL_SETTING: &str = "IDEMPOTENCY_TTL_SECONDS";
+pub use crate::settings::IDEMPOTENCY_TTL_SECONDS as TTL_SETTING;
 /// The default: a day, longer than any pipeline's retries.
 pub const DEFAULT_TTL_SECS: u64 = 86_400;
 

@@ -35,7 +35,7 @@ use crate::upstream_request::UpstreamRequest;
 use serde_json::{json, Value};
 
 /// The Durable Object binding of the worker.
-pub const BINDING: &str = "START_LEDGER";
+pub use crate::settings::START_LEDGER as BINDING;
 
 /// Time allowed past a start's deadline for its record to be written, so a start that
 /// ends just at its deadline is not taken for a stopped one.

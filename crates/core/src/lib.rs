@@ -6,33 +6,41 @@
 //! does I/O, reads a clock or draws a random number: the Cloudflare Worker and the npm
 //! package drive it and pass time and jitter in. This crate depends on no `worker`,
 //! `js-sys`, `web-sys` or `wasm-bindgen`, so the compiler keeps it that way.
+//!
+//! Modules that the shells use by path are public; the others are private, and what
+//! the shells need of them is re-exported below, so the compiler sees what is unused.
+
+#![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod account;
-pub mod attempts;
-pub mod base_url;
-pub mod caller_tokens;
+mod attempts;
+mod base_url;
+mod caller_tokens;
 pub mod civil_time;
-pub mod credentials;
+mod credentials;
 pub mod cron_flow;
 pub mod endpoint;
-pub mod error;
+mod error;
 pub mod http_flow;
 pub mod idempotency;
-pub mod ids;
+mod ids;
 mod json_object;
 pub mod ledger;
 pub mod log_line;
-pub mod options;
-pub mod path_policy;
-pub mod reply;
+mod options;
+mod path_policy;
+mod reply;
 pub mod request_body;
 pub mod retry;
 pub mod schedule;
-pub mod secret;
-pub mod settings;
+mod secret;
+mod settings;
 pub mod template;
-pub mod upstream_answer;
-pub mod upstream_request;
+#[cfg(test)]
+mod test_support;
+mod upstream_answer;
+mod upstream_request;
 
 pub use account::{Account, Target};
 pub use attempts::{AttemptOutcome, Attempts, Evidence, StartResult, Step};
@@ -49,5 +57,10 @@ pub use retry::RetryLimits;
 pub use schedule::{RenderedJob, Schedules};
 pub use secret::Secret;
 pub use settings::{Lookup, Settings};
+pub use settings::{
+    ALLOWED_PATH_PREFIXES, API_BASE, API_KEY_ID, API_SECRET, ATTEMPT_TIMEOUT_MS, DEADLINE_MS,
+    IDEMPOTENCY_TTL_SECONDS, MAX_ATTEMPTS, PANIC_TEST_ROUTE, PROJECT_TOKEN, SCHEDULES,
+    START_LEDGER, TRIGGER_TOKENS, WORKSPACE_ID,
+};
 pub use upstream_answer::{read_answer, Accepted};
 pub use upstream_request::{StartRequest, UpstreamRequest};

@@ -6,7 +6,7 @@ use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken, WorkspaceId};
-use crate::retry::RetryLimits;
+use crate::retry::{RetryLimits, MAX_ATTEMPTS_LIMIT, MAX_ATTEMPT_TIMEOUT_MS, MAX_DEADLINE_MS};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
 use serde_json::{Map, Value};
 
@@ -124,11 +124,11 @@ impl StartOptions {
         };
         let defaults = RetryLimits::default();
         let limits = RetryLimits {
-            max_attempts: whole(map, "maxAttempts", 10)?
+            max_attempts: whole(map, "maxAttempts", u64::from(MAX_ATTEMPTS_LIMIT))?
                 .map_or(defaults.max_attempts, |n| n as u32),
-            attempt_timeout_ms: whole(map, "attemptTimeoutMs", 120_000)?
+            attempt_timeout_ms: whole(map, "attemptTimeoutMs", MAX_ATTEMPT_TIMEOUT_MS)?
                 .unwrap_or(defaults.attempt_timeout_ms),
-            deadline_ms: whole(map, "deadlineMs", 600_000)?.unwrap_or(defaults.deadline_ms),
+            deadline_ms: whole(map, "deadlineMs", MAX_DEADLINE_MS)?.unwrap_or(defaults.deadline_ms),
             ..defaults
         };
         let account = Account {

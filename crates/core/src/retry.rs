@@ -43,6 +43,12 @@ pub fn passed_on_retry_after_secs(ms: u64) -> u64 {
     ms.div_ceil(1000).min(MAX_PASSED_ON_RETRY_AFTER_SECS)
 }
 
+/// The upper bounds of the limits a user may set, as settings
+/// (`UPSTREAM_MAX_ATTEMPTS`, ...) or npm options (`maxAttempts`, ...); the lower is 1.
+pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
+pub const MAX_ATTEMPT_TIMEOUT_MS: u64 = 120_000;
+pub const MAX_DEADLINE_MS: u64 = 600_000;
+
 /// The least time worth starting another attempt with.
 const MIN_ATTEMPT_MS: u64 = 100;
 

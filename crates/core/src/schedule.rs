@@ -766,16 +766,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_event_fails_when_any_job_failed() {
-        let ok = JobOutcome {
-            ok: true,
-            evidence: Evidence::Started,
-        };
-        let failed = |evidence| JobOutcome {
+    const OK: JobOutcome = JobOutcome {
+        ok: true,
+        evidence: Evidence::Started,
+    };
+
+    fn failed(evidence: Evidence) -> JobOutcome {
+        JobOutcome {
             ok: false,
             evidence,
-        };
+        }
+    }
+
+    #[test]
+    fn an_event_fails_when_any_job_failed() {
+        let ok = OK;
         for ledger in [true, false] {
             let v = event_verdict("0 3 * * *", &[ok, ok, ok], ledger);
             assert_eq!((v.result, v.no_retry), (Ok(()), false));
@@ -822,14 +827,7 @@ mod tests {
 
     #[test]
     fn no_retry_only_when_a_redelivery_could_start_nothing_useful() {
-        let ok = JobOutcome {
-            ok: true,
-            evidence: Evidence::Started,
-        };
-        let failed = |evidence| JobOutcome {
-            ok: false,
-            evidence,
-        };
+        let ok = OK;
         // With the ledger: only when no job's outcome is retryable.
         for (jobs, no_retry) in [
             (vec![ok, failed(Evidence::Retryable)], false),

@@ -11,7 +11,7 @@ use crate::credentials::Credentials;
 use crate::error::TriggerError;
 use crate::ids::{ProjectToken, WorkspaceId};
 use crate::path_policy::PathPrefixes;
-use crate::retry::RetryLimits;
+use crate::retry::{RetryLimits, MAX_ATTEMPTS_LIMIT, MAX_ATTEMPT_TIMEOUT_MS, MAX_DEADLINE_MS};
 
 pub const API_KEY_ID: &str = "BLOOMREACH_API_KEY_ID";
 pub const API_SECRET: &str = "BLOOMREACH_API_SECRET";
@@ -24,6 +24,12 @@ pub const SCHEDULES: &str = "SCHEDULES";
 pub const ATTEMPT_TIMEOUT_MS: &str = "UPSTREAM_ATTEMPT_TIMEOUT_MS";
 pub const DEADLINE_MS: &str = "UPSTREAM_DEADLINE_MS";
 pub const MAX_ATTEMPTS: &str = "UPSTREAM_MAX_ATTEMPTS";
+/// How long the ledger keeps a record, in seconds.
+pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
+/// `enabled` turns on the panic route, for tests.
+pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
+/// The ledger's Durable Object binding.
+pub const START_LEDGER: &str = "START_LEDGER";
 
 /// Everything a start needs from configuration.
 #[derive(Clone, Debug)]
@@ -138,19 +144,19 @@ impl Settings {
             lookup,
             ATTEMPT_TIMEOUT_MS,
             defaults.attempt_timeout_ms,
-            1..=120_000,
+            1..=MAX_ATTEMPT_TIMEOUT_MS,
         ));
         let deadline = problems.take(bounded_number(
             lookup,
             DEADLINE_MS,
             defaults.deadline_ms,
-            1..=600_000,
+            1..=MAX_DEADLINE_MS,
         ));
         let attempts = problems.take(bounded_number(
             lookup,
             MAX_ATTEMPTS,
             u64::from(defaults.max_attempts),
-            1..=10,
+            1..=u64::from(MAX_ATTEMPTS_LIMIT),
         ));
         problems.finish()?;
         match (
@@ -184,7 +190,7 @@ impl Settings {
                 limits: RetryLimits {
                     attempt_timeout_ms: t,
                     deadline_ms: d,
-                    // bounded to 1..=10 above
+                    // bounded to 1..=MAX_ATTEMPTS_LIMIT above
                     max_attempts: a as u32,
                     ..defaults
                 },
@@ -208,16 +214,8 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::lookup;
     use crate::ErrorCode;
-    use std::collections::HashMap;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name: &str| map.get(name).cloned()
-    }
 
     const GOOD: &[(&str, &str)] = &[
         (API_KEY_ID, "key-id-value"),

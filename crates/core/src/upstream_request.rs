@@ -121,11 +121,28 @@ impl UpstreamRequest {
 
     /// The request as JSON with the authorization redacted, for dry runs and logs.
     pub fn redacted(&self) -> serde_json::Value {
-        let mut headers = serde_json::Map::new();
-        headers.insert("authorization".into(), "Basic ***".into());
-        if self.body.is_some() {
-            headers.insert("content-type".into(), "application/json".into());
-        }
+        self.to_json(false)
+    }
+
+    /// The request as JSON, credentials included, for the npm package to send.
+    pub fn sendable(&self) -> serde_json::Value {
+        self.to_json(true)
+    }
+
+    /// `{method, url, headers, body}`, the headers exactly as [`Self::headers`] gives
+    /// them, with the authorization shown or as `Basic ***`.
+    fn to_json(&self, show_authorization: bool) -> serde_json::Value {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers()
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match name {
+                    "authorization" if !show_authorization => "Basic ***",
+                    _ => value,
+                };
+                (name.to_owned(), value.into())
+            })
+            .collect();
         serde_json::json!({
             "method": self.method,
             "url": self.url,

@@ -6,7 +6,7 @@
 
 use bloomreach_import_core::{
     AttemptOutcome, Attempts as CoreAttempts, ErrorCode, StartOptions, StartResult, Step,
-    TriggerError, UpstreamRequest,
+    TriggerError,
 };
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -15,6 +15,8 @@ use wasm_bindgen::prelude::*;
 /// talc instead of Rust's default dlmalloc: a few KB less wasm (see the worker's lib.rs).
 #[cfg(target_family = "wasm")]
 #[global_allocator]
+// SAFETY: `new_global` requires single-threaded WebAssembly, which this is: workerd
+// and Node run this module's instance on one thread, and it spawns none.
 static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 
 thread_local! {
@@ -51,16 +53,6 @@ fn error_json(error: &TriggerError) -> Value {
     json!({"code": error.code.as_str(), "message": error.message})
 }
 
-/// The request as plain data, credentials included: it is for sending.
-fn request_json(request: &UpstreamRequest) -> Value {
-    let headers: serde_json::Map<String, Value> = request
-        .headers()
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value.into()))
-        .collect();
-    json!({"method": request.method, "url": request.url, "headers": headers, "body": request.body})
-}
-
 /// Every answer across the boundary is one JSON object tagged by `type`: `request`,
 /// `send`, `done`, or `error` with `{code, message}`, which the glue throws. Nothing
 /// here throws, and no field is `null` unless the documented result says so.
@@ -76,7 +68,7 @@ fn request_answer(request: Value) -> String {
 #[wasm_bindgen(js_name = buildRequest)]
 pub fn build_request(options_json: &str) -> String {
     match StartOptions::from_json(options_json) {
-        Ok(options) => request_answer(request_json(&options.upstream)),
+        Ok(options) => request_answer(options.upstream.sendable()),
         Err(e) => error_answer(&e),
     }
 }
@@ -168,7 +160,7 @@ impl Attempts {
     pub fn new(options_json: &str, now_ms: f64) -> Attempts {
         let state = StartOptions::from_json(options_json).map(|options| {
             let (attempts, first) = CoreAttempts::begin(options.limits, now_ms.max(0.0) as u64);
-            (attempts, first, request_json(&options.upstream))
+            (attempts, first, options.upstream.sendable())
         });
         Attempts { state }
     }

@@ -1,0 +1,29 @@
+//! Helpers the unit tests share.
+
+use std::collections::HashMap;
+
+/// The caller token of [`deployment`].
+pub(crate) const TOKEN: &str = "caller-token-0123456789";
+
+/// A lookup of `pairs`, later pairs winning over earlier ones with the same name.
+pub(crate) fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}
+
+/// The settings of a working deployment (a project, a key pair, [`TOKEN`]), with
+/// `extra` added or replacing them.
+pub(crate) fn deployment(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    use crate::settings::{API_KEY_ID, API_SECRET, PROJECT_TOKEN, TRIGGER_TOKENS};
+    let mut pairs = vec![
+        (API_KEY_ID, "the-key-id"),
+        (API_SECRET, "the-api-secret"),
+        (PROJECT_TOKEN, "proj-1"),
+        (TRIGGER_TOKENS, TOKEN),
+    ];
+    pairs.extend_from_slice(extra);
+    lookup(&pairs)
+}
