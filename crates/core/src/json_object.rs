@@ -27,23 +27,69 @@ impl Visitor<'_> for KeySeed {
     }
 }
 
+/// How to read the members of an object, for [`ObjectOnly`].
+pub(crate) trait ObjectReader<'de> {
+    type Output;
+    fn read<A: MapAccess<'de>>(self, map: A) -> Result<Self::Output, A::Error>;
+}
+
+/// A visitor that takes only a JSON object, read by `R`, and refuses every other kind
+/// of value with "must be a JSON object". It answers each kind itself rather than
+/// leaving it to serde's defaults, whose "invalid type" messages format floats and so
+/// link Rust's float printing (about 8 KB gzipped) into the wasm. Use it with
+/// `deserialize_any` (serde_json's `deserialize_map` formats them too).
+pub(crate) struct ObjectOnly<R>(pub(crate) R);
+
+fn not_an_object<E: de::Error>() -> E {
+    E::custom("must be a JSON object")
+}
+
+impl<'de, R: ObjectReader<'de>> Visitor<'de> for ObjectOnly<R> {
+    type Value = R::Output;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<R::Output, E> {
+        Err(not_an_object())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<R::Output, E> {
+        Err(not_an_object())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<R::Output, E> {
+        Err(not_an_object())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<R::Output, E> {
+        Err(not_an_object())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<R::Output, E> {
+        Err(not_an_object())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<R::Output, E> {
+        Err(not_an_object())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<R::Output, A::Error> {
+        Err(not_an_object())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<R::Output, A::Error> {
+        self.0.read(map)
+    }
+}
+
 /// The members of a JSON object, in document order, duplicates included.
 pub(crate) struct Members(pub(crate) Vec<(String, Value)>);
 
 impl<'de> de::Deserialize<'de> for Members {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(MembersVisitor)
+        d.deserialize_any(ObjectOnly(MembersReader))
     }
 }
 
-struct MembersVisitor;
+struct MembersReader;
 
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Members;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+impl<'de> ObjectReader<'de> for MembersReader {
+    type Output = Members;
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             members.push((key, map.next_value::<Value>()?));

@@ -2,11 +2,10 @@
 
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, PathOverride};
-use crate::json_object::KeySeed;
-use serde::de::{self, MapAccess, Visitor};
+use crate::json_object::{KeySeed, ObjectOnly, ObjectReader};
+use serde::de::{self, MapAccess};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use std::fmt;
 
 /// Bodies larger than this are refused with `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -37,46 +36,16 @@ const FIELDS: &[&str] = &["path", "test_connection", "api"];
 
 impl<'de> Deserialize<'de> for RawFields {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RawFieldsVisitor)
+        d.deserialize_any(ObjectOnly(RawFieldsReader))
     }
 }
 
-struct RawFieldsVisitor;
+struct RawFieldsReader;
 
-fn not_an_object<E: de::Error>() -> E {
-    E::custom("must be a JSON object")
-}
+impl<'de> ObjectReader<'de> for RawFieldsReader {
+    type Output = RawFields;
 
-impl<'de> Visitor<'de> for RawFieldsVisitor {
-    type Value = RawFields;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawFields, E> {
-        Err(not_an_object())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawFields, E> {
-        Err(not_an_object())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawFields, E> {
-        Err(not_an_object())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawFields, E> {
-        Err(not_an_object())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawFields, E> {
-        Err(not_an_object())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<RawFields, E> {
-        Err(not_an_object())
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<RawFields, A::Error> {
-        Err(not_an_object())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields, A::Error> {
         let mut fields = RawFields::default();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let slot = match key.as_str() {

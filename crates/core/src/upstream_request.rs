@@ -132,17 +132,15 @@ impl UpstreamRequest {
     /// `{method, url, headers, body}`, the headers exactly as [`Self::headers`] gives
     /// them, with the authorization shown or as `Basic ***`.
     fn to_json(&self, show_authorization: bool) -> serde_json::Value {
-        let headers: serde_json::Map<String, serde_json::Value> = self
-            .headers()
-            .into_iter()
-            .map(|(name, value)| {
-                let value = match name {
-                    "authorization" if !show_authorization => "Basic ***",
-                    _ => value,
-                };
-                (name.to_owned(), value.into())
-            })
-            .collect();
+        // Inserted one by one: collecting into the map would sort, and link a sort.
+        let mut headers = serde_json::Map::new();
+        for (name, value) in self.headers() {
+            let value = match name {
+                "authorization" if !show_authorization => "Basic ***",
+                _ => value,
+            };
+            headers.insert(name.to_owned(), value.into());
+        }
         serde_json::json!({
             "method": self.method,
             "url": self.url,
