@@ -11,7 +11,6 @@ export PATH="$ROOT/node_modules/.bin:$CARGO_HOME/bin:$PATH"
 # wrangler and miniflare run offline: no telemetry, no account look-ups.
 export WRANGLER_SEND_METRICS=false DO_NOT_TRACK=1 CLOUDFLARE_CF_FETCH_ENABLED=false
 
-WORKER_BUILD_VERSION="0.8.7"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -32,24 +31,20 @@ ensure_wasm_target() {
 # ensure_cargo_tool BINARY CRATE VERSION [--locked]
 ensure_cargo_tool() {
   local bin="$1" crate="$2" version="$3" locked="${4:-}"
-  # `worker-build --version` prints the bare version, `wasm-bindgen --version` "name version".
+  # `wasm-bindgen --version` prints "name version".
   if "$CARGO_HOME/bin/$bin" --version 2>/dev/null | grep -qE "(^| )$version\$"; then
     return 0
   fi
   step "Installing $crate $version (cargo install; a few minutes, once per machine)"
-  # One build folder for both tools: they share about 60 dependencies (syn, serde,
-  # ring, ...), which are then compiled once. Removed by ensure_tools afterwards.
   # shellcheck disable=SC2086
-  CARGO_TARGET_DIR="$TOOLS_BUILD_DIR" cargo install $locked "$crate" --version "$version" \
+  cargo install $locked "$crate" --version "$version" \
     || fail "cargo install $crate $version failed"
 }
-
-TOOLS_BUILD_DIR="${TMPDIR:-/tmp}/bloomreach-import-trigger-tools-build"
 
 ensure_node_modules() {
   if [ ! -x "$ROOT/node_modules/.bin/wrangler" ] || [ ! -x "$ROOT/node_modules/.bin/node" ] \
      || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
-    step "Installing wrangler, workerd, miniflare, binaryen, Node 22, typescript, publint and attw (npm ci)"
+    step "Installing wrangler, workerd, miniflare, esbuild, binaryen, Node 22, typescript, publint and attw (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error || fail "npm ci failed"
   fi
   node --version | grep -q '^v22\.' || fail "node_modules/.bin/node is not Node 22"
@@ -59,15 +54,13 @@ ensure_tools() {
   command -v cargo >/dev/null || fail "cargo is missing: install Rust with rustup"
   command -v npm >/dev/null || fail "npm is missing: install Node.js 20 or later"
   ensure_wasm_target
-  ensure_cargo_tool worker-build worker-build "$WORKER_BUILD_VERSION" --locked
   # Not --locked: wasm-bindgen-cli's own lock names a crate version the registry lacks.
   ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$(locked_wasm_bindgen_version)"
-  rm -rf "$TOOLS_BUILD_DIR"
   ensure_node_modules
 }
 
 # shrink_wasm IN OUT [FLAG...]: wasm-opt -Oz with names and producers stripped, and the
-# features workerd and Node support (the list worker-build itself uses). The pinned
+# features workerd and Node support (the list worker-build uses). The pinned
 # binaryen's wasm-opt: Debian's older one fails on this output.
 shrink_wasm() {
   local in="$1" out="$2"

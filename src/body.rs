@@ -5,13 +5,32 @@ use bloomreach_import_core::TriggerError;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// Reads the body chunk by chunk and stops, cancelling the stream, as soon as it
-/// passes [`MAX_BODY_BYTES`].
+/// Reads the body, at most [`MAX_BODY_BYTES`]. A body whose declared length is within
+/// the limit (the runtime holds it to that length) is read in one `arrayBuffer()`;
+/// any other is read chunk by chunk, stopping and cancelling the stream as soon as it
+/// passes the limit.
 pub async fn read_limited(req: &web_sys::Request) -> Result<Vec<u8>, TriggerError> {
     let Some(stream) = req.body() else {
         return Ok(Vec::new());
     };
     let unreadable = |_: JsValue| TriggerError::invalid("body", "could not be read");
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n <= MAX_BODY_BYTES) {
+        let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?)
+            .await
+            .map_err(unreadable)?;
+        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+        return if bytes.len() > MAX_BODY_BYTES {
+            Err(too_large())
+        } else {
+            Ok(bytes)
+        };
+    }
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
     loop {

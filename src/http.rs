@@ -5,40 +5,35 @@ use crate::env_lookup::EnvLookup;
 use crate::ledger::Ledger;
 use crate::{body, clock, log, upstream};
 use bloomreach_import_core::http_flow::{self, Next, RequestHead};
-use bloomreach_import_core::{idempotency, ledger, Reply};
+use bloomreach_import_core::{ledger, Reply};
 use wasm_bindgen::JsValue;
 use worker::Env;
-
-fn header(req: &web_sys::Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
 
 /// Answers one request with the core's reply.
 pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
     let lookup = EnvLookup(env);
-    let ledger = Ledger::from_env(env);
     let (method, url) = (req.method(), req.url());
-    let (authorization, content_length, key) = (
-        header(req, "authorization"),
-        header(req, "content-length"),
-        header(req, idempotency::HEADER),
-    );
+    let request_headers = req.headers();
+    let headers = |name: &str| request_headers.get(name).ok().flatten();
     let head = RequestHead {
         method: &method,
         url: &url,
-        authorization: authorization.as_deref(),
-        content_length: content_length.as_deref(),
-        idempotency_key: key.as_deref(),
+        headers: &headers,
     };
+    // Looked up once, and only for a start: other routes never need it.
+    let mut ledger: Option<Option<Ledger>> = None;
     let mut next = http_flow::begin(&head, &lookup, clock::now_ms());
     loop {
         next = match next {
             Next::ReadBody(awaiting) => {
                 let body = body::read_limited(req).await;
-                awaiting.on_body(body, &lookup, ledger.is_some(), clock::now_ms())
+                let has_ledger = ledger
+                    .get_or_insert_with(|| Ledger::from_env(env))
+                    .is_some();
+                awaiting.on_body(body, &lookup, has_ledger, clock::now_ms())
             }
             Next::AskLedger(awaiting) => {
-                let answer = match &ledger {
+                let answer = match ledger.as_ref().and_then(Option::as_ref) {
                     Some(ledger) => ledger.call(awaiting.call()).await,
                     None => Err(ledger::unavailable()),
                 };
@@ -52,7 +47,9 @@ pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
                 panic!("panic requested through /__panic (PANIC_TEST_ROUTE is enabled)")
             }
             Next::Done(finished) => {
-                if let (Some(record), Some(ledger)) = (&finished.record, &ledger) {
+                if let (Some(record), Some(ledger)) =
+                    (&finished.record, ledger.as_ref().and_then(Option::as_ref))
+                {
                     ledger.record(record).await;
                 }
                 if let Some(line) = &finished.log_line {

@@ -8,8 +8,8 @@
 //! `web_sys` types rather than `#[event(...)]` handlers: the macros' `worker::Request`,
 //! `worker::Response` and `worker::Error` pull in the router, URL parsing and every
 //! error message of the `worker` crate (about 40 KB of wasm), and the scheduled macro
-//! cannot report a failed event. `worker` still provides `Env`, the timers and the
-//! start-up hook that worker-build's shim expects.
+//! cannot report a failed event. `worker` still provides `Env` and the timer
+//! (`Delay`). src/entry.mjs is the JavaScript module workerd loads.
 
 mod body;
 mod clock;
@@ -24,14 +24,16 @@ mod upstream;
 mod wasm_tests;
 
 use wasm_bindgen::prelude::*;
-use worker::{event, Env};
+use worker::Env;
 
-/// Installs the panic hook once per instance: a panic is logged as one JSON line
-/// (no request data, so no secret), and the runtime then reinitialises the instance.
-#[event(start)]
+/// Installs the panic hook once per instance: a panic is logged as one JSON line (no
+/// request data, so no secret), and wasm-bindgen is told to reinitialise the instance
+/// before the next call, so later requests are served by a fresh one.
+#[wasm_bindgen(start)]
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         log::panic(&info.to_string());
+        wasm_bindgen::handler::schedule_reinit();
     }));
 }
 

@@ -19,15 +19,22 @@ use crate::retry::RetryLimits;
 use crate::settings::Lookup;
 use crate::upstream_request::UpstreamRequest;
 
-/// What the shell read of the request before its body.
-#[derive(Clone, Copy, Debug, Default)]
+/// The request before its body: method and URL, and its headers by name (lower
+/// case), read only when the flow needs them: a request for an unknown route costs
+/// no header reads.
+#[derive(Clone, Copy)]
 pub struct RequestHead<'a> {
     pub method: &'a str,
     /// The full request URL, as the runtime gives it.
     pub url: &'a str,
-    pub authorization: Option<&'a str>,
-    pub content_length: Option<&'a str>,
-    pub idempotency_key: Option<&'a str>,
+    pub headers: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl std::fmt::Debug for RequestHead<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the headers: one of them is the caller's token.
+        write!(f, "RequestHead({} {})", self.method, self.url)
+    }
 }
 
 /// One call to a ledger object: its name and the call's text.
@@ -111,10 +118,11 @@ pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
         Ok(Route::Health) => return answer_only(Reply::health()),
         // A route for tests only, and even then only for a caller with a valid token.
         Ok(Route::Panic) => {
-            return match endpoint::authorize(lookup, head.authorization) {
+            let authorization = (head.headers)("authorization");
+            return match endpoint::authorize(lookup, authorization.as_deref()) {
                 Ok(_) => Next::Panic,
                 Err(error) => answer_only(endpoint::refusal_reply(&error)),
-            }
+            };
         }
         Ok(Route::Start { raw_import_id }) => raw_import_id,
     };
@@ -125,17 +133,17 @@ pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
         api: ApiKind::default(),
         dry_run: false,
     };
-    match endpoint::authorize(lookup, head.authorization) {
+    match endpoint::authorize(lookup, (head.headers)("authorization").as_deref()) {
         Ok(caller) => trigger.cause = format!("http:{caller}"),
         Err(error) => return trigger.refuse(&error, now_ms),
     }
-    if endpoint::declared_length_too_large(head.content_length) {
+    if endpoint::declared_length_too_large((head.headers)("content-length").as_deref()) {
         return trigger.refuse(&too_large(), now_ms);
     }
     Next::ReadBody(AwaitingBody {
         trigger,
         query: endpoint::query_of(head.url).map(str::to_owned),
-        key: head.idempotency_key.map(str::to_owned),
+        key: (head.headers)(idempotency::HEADER),
     })
 }
 
@@ -311,12 +319,50 @@ mod tests {
 
     const URL: &str = "https://w.example/imports/imp-1/start";
 
-    fn head<'a>(url: &'a str, authorization: Option<&'a str>) -> RequestHead<'a> {
-        RequestHead {
-            method: "POST",
-            url,
-            authorization,
-            ..RequestHead::default()
+    /// A request's head for the tests: method, URL and headers.
+    struct Head {
+        method: &'static str,
+        url: &'static str,
+        headers: Vec<(&'static str, String)>,
+    }
+
+    impl Head {
+        fn post(url: &'static str) -> Head {
+            Head {
+                method: "POST",
+                url,
+                headers: Vec::new(),
+            }
+        }
+        fn get(url: &'static str) -> Head {
+            Head {
+                method: "GET",
+                ..Head::post(url)
+            }
+        }
+        fn with(mut self, name: &'static str, value: &str) -> Head {
+            self.headers.push((name, value.to_owned()));
+            self
+        }
+        fn auth(self, value: &str) -> Head {
+            self.with("authorization", value)
+        }
+        fn begin(&self, lookup: &dyn Lookup, now_ms: u64) -> Next {
+            let headers = |name: &str| {
+                self.headers
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            };
+            begin(
+                &RequestHead {
+                    method: self.method,
+                    url: self.url,
+                    headers: &headers,
+                },
+                lookup,
+                now_ms,
+            )
         }
     }
 
@@ -345,29 +391,21 @@ mod tests {
     #[test]
     fn routes_answer_without_a_log_line_and_the_panic_route_needs_a_token() {
         let lookup = env(&[(endpoint::PANIC_TEST_ROUTE, "enabled")]);
-        let health = done(begin(
-            &RequestHead {
-                method: "GET",
-                url: "https://w.example/healthz",
-                ..RequestHead::default()
-            },
-            &lookup,
-            0,
-        ));
+        let health = done(Head::get("https://w.example/healthz").begin(&lookup, 0));
         assert_eq!((health.reply.status, health.log_line), (200, None));
-        let unknown = done(begin(&head("https://w.example/nope", None), &lookup, 0));
+        let unknown = done(Head::post("https://w.example/nope").begin(&lookup, 0));
         assert_eq!(unknown.reply.status, 404);
         let panic_url = "https://w.example/__panic";
         assert_eq!(
-            done(begin(&head(panic_url, None), &lookup, 0)).reply.status,
+            done(Head::post(panic_url).begin(&lookup, 0)).reply.status,
             401
         );
         assert!(matches!(
-            begin(&head(panic_url, Some(BEARER)), &lookup, 0),
+            Head::post(panic_url).auth(BEARER).begin(&lookup, 0),
             Next::Panic
         ));
         assert_eq!(
-            done(begin(&head(panic_url, Some(BEARER)), &env(&[]), 0))
+            done(Head::post(panic_url).auth(BEARER).begin(&env(&[]), 0))
                 .reply
                 .status,
             404
@@ -377,25 +415,30 @@ mod tests {
     #[test]
     fn the_token_comes_before_the_length_and_the_body() {
         let lookup = env(&[]);
-        let mut h = head(URL, Some("Bearer wrong-token-0000000000"));
-        h.content_length = Some("999999");
-        let refused = done(begin(&h, &lookup, 5));
+        let refused = done(
+            Head::post(URL)
+                .auth("Bearer wrong-token-0000000000")
+                .with("content-length", "999999")
+                .begin(&lookup, 5),
+        );
         assert_eq!(refused.reply.status, 401);
         let line = log(&refused);
         assert_eq!(
             (line["outcome"].as_str(), line["cause"].as_str()),
             (Some("unauthorized"), Some("http:unauthenticated"))
         );
-        h.authorization = Some(BEARER);
-        assert_eq!(done(begin(&h, &lookup, 5)).reply.status, 413);
-        h.content_length = Some("10");
-        assert!(matches!(begin(&h, &lookup, 5), Next::ReadBody(_)));
+        let long = Head::post(URL)
+            .auth(BEARER)
+            .with("content-length", "999999");
+        assert_eq!(done(long.begin(&lookup, 5)).reply.status, 413);
+        let short = Head::post(URL).auth(BEARER).with("content-length", "10");
+        assert!(matches!(short.begin(&lookup, 5), Next::ReadBody(_)));
     }
 
     #[test]
     fn a_start_without_a_key_sends_then_logs_once_with_the_whole_duration() {
         let lookup = env(&[]);
-        let Next::ReadBody(awaiting) = begin(&head(URL, Some(BEARER)), &lookup, 1_000) else {
+        let Next::ReadBody(awaiting) = Head::post(URL).auth(BEARER).begin(&lookup, 1_000) else {
             panic!("reads the body")
         };
         let Next::Send(sending) =
@@ -425,7 +468,7 @@ mod tests {
     fn bad_bodies_and_read_errors_are_refused_and_logged() {
         let lookup = env(&[]);
         for (body, status) in [(Ok(&b"{\"x\":1}"[..]), 400), (Err(too_large()), 413)] {
-            let Next::ReadBody(awaiting) = begin(&head(URL, Some(BEARER)), &lookup, 0) else {
+            let Next::ReadBody(awaiting) = Head::post(URL).auth(BEARER).begin(&lookup, 0) else {
                 panic!()
             };
             let finished = done(awaiting.on_body(body, &lookup, true, 1));
@@ -437,12 +480,10 @@ mod tests {
     #[test]
     fn a_dry_run_answers_and_ignores_the_key() {
         let lookup = env(&[]);
-        let mut h = head(
-            "https://w.example/imports/imp-1/start?dry_run=1",
-            Some(BEARER),
-        );
-        h.idempotency_key = Some("k");
-        let Next::ReadBody(awaiting) = begin(&h, &lookup, 0) else {
+        let h = Head::post("https://w.example/imports/imp-1/start?dry_run=1")
+            .auth(BEARER)
+            .with("idempotency-key", "k");
+        let Next::ReadBody(awaiting) = h.begin(&lookup, 0) else {
             panic!()
         };
         let finished = done(awaiting.on_body(Ok(b""), &lookup, false, 1));
@@ -451,9 +492,8 @@ mod tests {
     }
 
     fn keyed(lookup: &dyn Lookup, key: &str, ledger: bool) -> Next {
-        let mut h = head(URL, Some(BEARER));
-        h.idempotency_key = Some(key);
-        let Next::ReadBody(awaiting) = begin(&h, lookup, 0) else {
+        let h = Head::post(URL).auth(BEARER).with("idempotency-key", key);
+        let Next::ReadBody(awaiting) = h.begin(lookup, 0) else {
             panic!()
         };
         awaiting.on_body(Ok(b""), lookup, ledger, 1)
