@@ -8,10 +8,11 @@
 //! ledger decision is answered.
 
 use crate::error::{ErrorCode, TriggerError};
+use crate::json_object;
 use crate::ledger::{Begin, Kept};
 use crate::reply::Reply;
 use crate::upstream_request::StartRequest;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -83,12 +84,12 @@ pub fn ttl_ms(setting: Option<&str>, deadline_ms: u64) -> Result<u64, TriggerErr
 /// body's bytes, so `{}` and an empty body, or the same fields in another order, are
 /// the same.
 pub fn fingerprint(start: &StartRequest) -> String {
-    json!({
-        "import_id": start.import_id.as_str(),
-        "api": start.api().as_str(),
-        "path": start.path.as_ref().map(|p| p.as_str()),
-        "test_connection": start.test_connection,
-    })
+    json_object([
+        ("import_id", Value::from(start.import_id.as_str())),
+        ("api", Value::from(start.api().as_str())),
+        ("path", Value::from(start.path.as_ref().map(|p| p.as_str()))),
+        ("test_connection", Value::from(start.test_connection)),
+    ])
     .to_string()
 }
 

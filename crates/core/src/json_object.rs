@@ -7,6 +7,18 @@ use serde::Deserializer;
 use serde_json::Value;
 use std::fmt;
 
+/// A JSON object of `members`, in that order of insertion. Used instead of
+/// `serde_json::json!`, which converts every interpolated value through a fallible
+/// `to_value(..).unwrap()` and so links the formatting of serde_json's errors for
+/// panic messages (a few KB of wasm) into code that cannot fail.
+pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (name, value) in members {
+        map.insert(name.to_owned(), value);
+    }
+    Value::Object(map)
+}
+
 /// A JSON object's key, read as a string (JSON keys are always strings).
 pub(crate) struct KeySeed;
 

@@ -30,9 +30,10 @@
 
 use crate::attempts::{Evidence, StartResult};
 use crate::error::{ErrorCode, TriggerError};
+use crate::json_object;
 use crate::reply::Reply;
 use crate::upstream_request::UpstreamRequest;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The Durable Object binding of the worker.
 pub use crate::settings::START_LEDGER as BINDING;
@@ -103,15 +104,25 @@ pub fn unavailable() -> TriggerError {
 
 /// The `begin` call for a start of at most `deadline_ms`, its record kept `ttl_ms`.
 pub fn begin(fingerprint: &str, deadline_ms: u64, ttl_ms: u64) -> String {
-    json!({"op": "begin", "fingerprint": fingerprint, "deadline_ms": deadline_ms, "ttl_ms": ttl_ms})
-        .to_string()
+    json_object([
+        ("op", Value::from("begin")),
+        ("fingerprint", Value::from(fingerprint)),
+        ("deadline_ms", Value::from(deadline_ms)),
+        ("ttl_ms", Value::from(ttl_ms)),
+    ])
+    .to_string()
 }
 
 /// The `finish` call after a start: releases the record when the outcome proves
 /// nothing started, else keeps `reply` as the record's answer.
 pub fn finish(fingerprint: &str, result: &StartResult, reply: &Reply) -> String {
     if result.evidence.proves_nothing_started() {
-        return json!({"op": "finish", "fingerprint": fingerprint, "release": true}).to_string();
+        return json_object([
+            ("op", Value::from("finish")),
+            ("fingerprint", Value::from(fingerprint)),
+            ("release", Value::from(true)),
+        ])
+        .to_string();
     }
     let outcome = result
         .outcome
@@ -123,17 +134,20 @@ pub fn finish(fingerprint: &str, result: &StartResult, reply: &Reply) -> String 
         .iter()
         .find(|(name, _)| *name == "retry-after")
         .map(|(_, v)| v.clone());
-    json!({
-        "op": "finish",
-        "fingerprint": fingerprint,
-        "kept": {
-            "outcome": outcome,
-            "evidence": evidence_name(result.evidence),
-            "status": reply.status,
-            "body": reply.body,
-            "retry_after": retry_after,
-        }
-    })
+    json_object([
+        ("op", Value::from("finish")),
+        ("fingerprint", Value::from(fingerprint)),
+        (
+            "kept",
+            json_object([
+                ("outcome", Value::from(outcome)),
+                ("evidence", Value::from(evidence_name(result.evidence))),
+                ("status", Value::from(reply.status)),
+                ("body", Value::from(reply.body.as_str())),
+                ("retry_after", Value::from(retry_after)),
+            ]),
+        ),
+    ])
     .to_string()
 }
 
@@ -171,13 +185,13 @@ fn read_kept(value: &Value) -> Option<Kept> {
 }
 
 fn kept_json(kept: &Kept) -> Value {
-    json!({
-        "outcome": kept.outcome,
-        "evidence": evidence_name(kept.evidence),
-        "status": kept.status,
-        "body": kept.body,
-        "retry_after": kept.retry_after,
-    })
+    json_object([
+        ("outcome", Value::from(kept.outcome.as_str())),
+        ("evidence", Value::from(evidence_name(kept.evidence))),
+        ("status", Value::from(kept.status)),
+        ("body", Value::from(kept.body.as_str())),
+        ("retry_after", Value::from(kept.retry_after.as_deref())),
+    ])
 }
 
 fn number(value: &Value, name: &str) -> Option<u64> {
@@ -194,7 +208,7 @@ fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
 pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
     let refuse = |why: &str| Applied {
         write: Write::Nothing,
-        answer: json!({"error": why}).to_string(),
+        answer: json_object([("error", Value::from(why))]).to_string(),
     };
     let Ok(call) = serde_json::from_str::<Value>(call) else {
         return refuse("the call is not JSON");
@@ -221,7 +235,7 @@ pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
 }
 
 fn answer(decision: &str, extra: Value) -> String {
-    let mut value = json!({ "decision": decision });
+    let mut value = json_object([("decision", Value::from(decision))]);
     if let (Some(map), Value::Object(more)) = (value.as_object_mut(), extra) {
         map.extend(more);
     }
@@ -240,13 +254,13 @@ fn apply_begin(
             .saturating_add(deadline_ms)
             .saturating_add(WRITE_GRACE_MS);
         let expires_at_ms = now_ms.saturating_add(ttl_ms).max(until);
-        let pending = json!({
-            "state": "pending",
-            "fingerprint": fingerprint,
-            "started_at": now_ms,
-            "until": until,
-            "expires_at": expires_at_ms,
-        });
+        let pending = json_object([
+            ("state", Value::from("pending")),
+            ("fingerprint", Value::from(fingerprint)),
+            ("started_at", Value::from(now_ms)),
+            ("until", Value::from(until)),
+            ("expires_at", Value::from(expires_at_ms)),
+        ]);
         return Applied {
             write: Write::Put {
                 record: pending.to_string(),
@@ -267,10 +281,16 @@ fn apply_begin(
         Some("done") => match record.get("kept").and_then(read_kept) {
             Some(kept) => nothing(answer(
                 "replay",
-                json!({"started_at": started_at, "kept": kept_json(&kept)}),
+                json_object([
+                    ("started_at", Value::from(started_at)),
+                    ("kept", kept_json(&kept)),
+                ]),
             )),
             // A done record that cannot be read: what happened is unknown.
-            None => nothing(answer("outcome_unknown", json!({"started_at": started_at}))),
+            None => nothing(answer(
+                "outcome_unknown",
+                json_object([("started_at", Value::from(started_at))]),
+            )),
         },
         _ => {
             let until = number(record, "until").unwrap_or(0);
@@ -278,10 +298,16 @@ fn apply_begin(
                 let secs = (until - now_ms).div_ceil(1000).max(1);
                 nothing(answer(
                     "in_progress",
-                    json!({"started_at": started_at, "retry_after_secs": secs}),
+                    json_object([
+                        ("started_at", Value::from(started_at)),
+                        ("retry_after_secs", Value::from(secs)),
+                    ]),
                 ))
             } else {
-                nothing(answer("outcome_unknown", json!({"started_at": started_at})))
+                nothing(answer(
+                    "outcome_unknown",
+                    json_object([("started_at", Value::from(started_at))]),
+                ))
             }
         }
     }
@@ -308,17 +334,21 @@ fn apply_finish(record: Option<&Value>, fingerprint: &str, call: &Value) -> Appl
     let Some(kept) = call.get("kept").and_then(read_kept) else {
         return Applied {
             write: Write::Nothing,
-            answer: json!({"error": "a finish needs release or kept"}).to_string(),
+            answer: json_object([("error", Value::from("a finish needs release or kept"))])
+                .to_string(),
         };
     };
     let expires_at_ms = number(record, "expires_at").unwrap_or(0);
-    let record = json!({
-        "state": "done",
-        "fingerprint": fingerprint,
-        "started_at": number(record, "started_at").unwrap_or(0),
-        "expires_at": expires_at_ms,
-        "kept": kept_json(&kept),
-    });
+    let record = json_object([
+        ("state", Value::from("done")),
+        ("fingerprint", Value::from(fingerprint)),
+        (
+            "started_at",
+            Value::from(number(record, "started_at").unwrap_or(0)),
+        ),
+        ("expires_at", Value::from(expires_at_ms)),
+        ("kept", kept_json(&kept)),
+    ]);
     Applied {
         write: Write::Put {
             record: record.to_string(),
@@ -401,6 +431,7 @@ pub fn expiry_of(write: &Write) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::upstream_answer::Accepted;
+    use serde_json::json;
 
     const F: &str = r#"{"import_id":"i"}"#;
     const DEADLINE: u64 = 25_000;

@@ -26,6 +26,7 @@ pub mod http_flow;
 pub mod idempotency;
 mod ids;
 mod json_object;
+pub use json_object::object as json_object;
 pub mod ledger;
 pub mod log_line;
 mod options;

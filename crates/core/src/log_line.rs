@@ -4,6 +4,7 @@
 
 use crate::error::TriggerError;
 use crate::ids::ApiKind;
+use crate::json_object;
 use serde_json::{Map, Value};
 
 /// What one trigger did.
@@ -117,13 +118,17 @@ impl<'a> TriggerLog<'a> {
 /// The line written when the worker panics (the runtime then reinitialises it). The
 /// panic's message holds no request data, so no secret.
 pub fn panic_line(message: &str) -> String {
-    serde_json::json!({"event": "panic", "message": message}).to_string()
+    json_object([
+        ("event", Value::from("panic")),
+        ("message", Value::from(message)),
+    ])
+    .to_string()
 }
 
 /// The line written when a start's outcome could not be recorded in the ledger (its
 /// pending record then reads as "outcome unknown" once its deadline passes).
 pub fn record_not_saved_line() -> String {
-    serde_json::json!({"event": "ledger_record_not_saved"}).to_string()
+    json_object([("event", Value::from("ledger_record_not_saved"))]).to_string()
 }
 
 /// `2026-11-28T03:00:00Z` for a unix time in milliseconds.

@@ -1,7 +1,8 @@
 //! The JSON answers of the HTTP endpoint, built once here so every shell answers alike.
 
 use crate::error::{ErrorCode, TriggerError};
-use serde_json::{json, Map, Value};
+use crate::json_object;
+use serde_json::{Map, Value};
 
 /// An HTTP answer: status, extra headers, JSON body. Every answer carries
 /// `content-type: application/json` and `cache-control: no-store` besides these.
@@ -23,7 +24,7 @@ impl Reply {
 
     /// `200 {"ok": true}`, revealing no setting.
     pub fn health() -> Reply {
-        Reply::json(200, &json!({"ok": true}))
+        Reply::json(200, &json_object([("ok", Value::from(true))]))
     }
 
     /// The documented failure shape; `extra` adds top-level fields (import id, attempts).

@@ -4,9 +4,11 @@ use crate::account::Target;
 use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::ids::{ApiKind, ImportId, PathOverride};
+use crate::json_object;
 use crate::secret::Secret;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
+use serde_json::Value;
 
 /// Everything except `A-Z a-z 0-9 - . _ ~` is encoded in a path segment. Validated ids
 /// hold none of it today; encoding anyway keeps the URL right if the rules widen.
@@ -141,12 +143,12 @@ impl UpstreamRequest {
             };
             headers.insert(name.to_owned(), value.into());
         }
-        serde_json::json!({
-            "method": self.method,
-            "url": self.url,
-            "headers": headers,
-            "body": self.body,
-        })
+        json_object([
+            ("method", Value::from(self.method)),
+            ("url", Value::from(self.url.as_str())),
+            ("headers", Value::from(headers)),
+            ("body", Value::from(self.body.as_deref())),
+        ])
     }
 }
 

@@ -4,11 +4,12 @@
 //! conversions and the wasm small (no js-sys object building). The JavaScript side
 //! (npm/lib/glue.cjs) only calls `fetch` and timers, as [`Attempts`] asks.
 
+use bloomreach_import_core::json_object;
 use bloomreach_import_core::{
     AttemptOutcome, Attempts as CoreAttempts, ErrorCode, StartOptions, StartResult, Step,
     TriggerError,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -50,18 +51,21 @@ pub fn exit_code(code: Option<String>) -> u8 {
 }
 
 fn error_json(error: &TriggerError) -> Value {
-    json!({"code": error.code.as_str(), "message": error.message})
+    json_object([
+        ("code", Value::from(error.code.as_str())),
+        ("message", Value::from(error.message.as_str())),
+    ])
 }
 
 /// Every answer across the boundary is one JSON object tagged by `type`: `request`,
 /// `send`, `done`, or `error` with `{code, message}`, which the glue throws. Nothing
 /// here throws, and no field is `null` unless the documented result says so.
 fn error_answer(error: &TriggerError) -> String {
-    json!({"type": "error", "error": error_json(error)}).to_string()
+    json_object([("type", Value::from("error")), ("error", error_json(error))]).to_string()
 }
 
 fn request_answer(request: Value) -> String {
-    json!({"type": "request", "request": request}).to_string()
+    json_object([("type", Value::from("request")), ("request", request)]).to_string()
 }
 
 /// `buildStartImportRequest`: options as JSON in; a `request` or `error` answer out.
@@ -125,8 +129,15 @@ fn step_json(step: &Step) -> String {
         Step::Send {
             after_ms,
             timeout_ms,
-        } => json!({"type": "send", "afterMs": after_ms, "timeoutMs": timeout_ms}),
-        Step::Done(result) => json!({"type": "done", "result": result_json(result)}),
+        } => json_object([
+            ("type", Value::from("send")),
+            ("afterMs", Value::from(*after_ms)),
+            ("timeoutMs", Value::from(*timeout_ms)),
+        ]),
+        Step::Done(result) => json_object([
+            ("type", Value::from("done")),
+            ("result", result_json(result)),
+        ]),
     }
     .to_string()
 }
@@ -135,15 +146,19 @@ fn step_json(step: &Step) -> String {
 /// Bloomreach's, or `null` when it never answered.
 fn result_json(result: &StartResult) -> Value {
     match &result.outcome {
-        Ok(accepted) => json!({"ok": true, "status": accepted.status, "attempts": result.attempts}),
+        Ok(accepted) => json_object([
+            ("ok", Value::from(true)),
+            ("status", Value::from(accepted.status)),
+            ("attempts", Value::from(result.attempts)),
+        ]),
         Err(e) => {
-            let mut failed = json!({
-                "ok": false,
-                "status": e.upstream_status,
-                "attempts": result.attempts,
-                "code": e.code.as_str(),
-                "message": e.message,
-            });
+            let mut failed = json_object([
+                ("ok", Value::from(false)),
+                ("status", Value::from(e.upstream_status)),
+                ("attempts", Value::from(result.attempts)),
+                ("code", Value::from(e.code.as_str())),
+                ("message", Value::from(e.message.as_str())),
+            ]);
             if let (Some(secs), Some(map)) = (e.retry_after_secs, failed.as_object_mut()) {
                 map.insert("retryAfter".into(), secs.into());
             }
@@ -200,6 +215,7 @@ impl Attempts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const OPTIONS: &str = r#"{"projectToken":"p","importId":"i","apiKeyId":"k","apiSecret":"s","baseUrl":"http://127.0.0.1:9"}"#;
 
