@@ -35,11 +35,12 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = exec)]
     fn exec1(this: &SqlStorage, query: &str, a: &JsValue) -> Result<SqlCursor, JsValue>;
     #[wasm_bindgen(method, catch, js_name = exec)]
-    fn exec2(
+    fn exec3(
         this: &SqlStorage,
         query: &str,
         a: &JsValue,
         b: &JsValue,
+        c: &JsValue,
     ) -> Result<SqlCursor, JsValue>;
     type SqlCursor;
     #[wasm_bindgen(method, js_name = toArray)]
@@ -60,9 +61,9 @@ extern "C" {
     ) -> js_sys::Promise;
 }
 
-/// One record per object: each key and each cron job of an event has its own object,
-/// so one busy key never queues behind another.
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS record (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, expires_at INTEGER NOT NULL)";
+/// One row per record: a key's, or a cron job's of one event. Every record of a
+/// deployment's Bloomreach target lives in one object (`ledger::object_name`).
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS records (name TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at INTEGER NOT NULL)";
 
 /// The Durable Object class, bound as `START_LEDGER` in wrangler.toml.
 #[wasm_bindgen]
@@ -70,43 +71,60 @@ pub struct StartLedger {
     storage: DurableObjectStorage,
 }
 
-fn now_ms() -> u64 {
-    js_sys::Date::now().max(0.0) as u64
+fn now_ms() -> f64 {
+    js_sys::Date::now().max(0.0)
 }
 
-fn stored(sql: &SqlStorage) -> Result<Option<String>, JsValue> {
+/// The first value of the first row of `cursor`'s rows, under `column`.
+fn first(rows: js_sys::Array, column: &str) -> JsValue {
+    js_sys::Reflect::get(&rows.get(0), &column.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The earliest expiry of the object's records, if it has any.
+fn earliest_expiry(sql: &SqlStorage) -> Result<Option<f64>, JsValue> {
     let rows = sql
-        .exec0("SELECT body FROM record WHERE id = 1")?
+        .exec0("SELECT MIN(expires_at) AS at FROM records")?
         .to_array();
-    Ok(js_sys::Reflect::get(&rows.get(0), &"body".into())
-        .ok()
-        .and_then(|v| v.as_string()))
+    Ok(first(rows, "at").as_f64())
 }
 
-/// Reads the record, runs the core's decision and writes its result, with no `await`
-/// in between: the object runs one call at a time, so this is the one place that
-/// decides for its key.
-fn decide(storage: &DurableObjectStorage, call: &str) -> Result<ledger::Applied, JsValue> {
+/// Reads the call's record, runs the core's decision and writes its result, with no
+/// `await` in between: the object runs one call at a time, so this is the one place
+/// that decides for its records. Answers, and the alarm time to set when this record
+/// became the earliest to expire.
+fn decide(storage: &DurableObjectStorage, call: &str) -> Result<(String, Option<f64>), JsValue> {
     let sql = storage.sql();
     sql.exec0(SCHEMA)?;
-    let applied = ledger::apply(stored(&sql)?.as_deref(), call, now_ms());
+    let name = JsValue::from_str(&ledger::record_of(call).unwrap_or_default());
+    let rows = sql
+        .exec1("SELECT body FROM records WHERE name = ?", &name)?
+        .to_array();
+    let stored = first(rows, "body").as_string();
+    let applied = ledger::apply(stored.as_deref(), call, now_ms() as u64);
+    let mut alarm = None;
     match &applied.write {
         Write::Nothing => {}
         Write::Put {
             record,
             expires_at_ms,
         } => {
-            sql.exec2(
-                "INSERT OR REPLACE INTO record (id, body, expires_at) VALUES (1, ?, ?)",
+            let at = *expires_at_ms as f64;
+            sql.exec3(
+                "INSERT OR REPLACE INTO records (name, body, expires_at) VALUES (?, ?, ?)",
+                &name,
                 &JsValue::from_str(record),
-                &JsValue::from_f64(*expires_at_ms as f64),
+                &JsValue::from_f64(at),
             )?;
+            // Clean-up is due when the earliest record expires (see `alarm`).
+            if earliest_expiry(&sql)? == Some(at) {
+                alarm = Some(at);
+            }
         }
         Write::Delete => {
-            sql.exec0("DELETE FROM record")?;
+            sql.exec1("DELETE FROM records WHERE name = ?", &name)?;
         }
     }
-    Ok(applied)
+    Ok((applied.answer, alarm))
 }
 
 #[wasm_bindgen]
@@ -123,26 +141,28 @@ impl StartLedger {
         let storage = self.storage.clone();
         future_to_promise(async move {
             let call = JsFuture::from(request.text()?).await?;
-            let applied = decide(&storage, &call.as_string().unwrap_or_default())?;
-            // Clean up once the record expires (see `alarm`).
-            if let Some(at) = ledger::expiry_of(&applied.write) {
-                JsFuture::from(storage.set_alarm(at as f64)).await?;
+            let (answer, alarm) = decide(&storage, &call.as_string().unwrap_or_default())?;
+            if let Some(at) = alarm {
+                JsFuture::from(storage.set_alarm(at)).await?;
             }
-            Ok(web_sys::Response::new_with_opt_str(Some(&applied.answer))?.into())
+            Ok(web_sys::Response::new_with_opt_str(Some(&answer))?.into())
         })
     }
 
-    /// Deletes the record once it has expired, so storage does not grow with every
-    /// key ever used.
+    /// Deletes the records that have expired, so storage does not grow with every key
+    /// ever used, and sets the next clean-up at the earliest expiry left.
     pub fn alarm(&self) -> js_sys::Promise {
         let storage = self.storage.clone();
         future_to_promise(async move {
             let sql = storage.sql();
             sql.exec0(SCHEMA)?;
             sql.exec1(
-                "DELETE FROM record WHERE expires_at <= ?",
-                &JsValue::from_f64(now_ms() as f64),
+                "DELETE FROM records WHERE expires_at <= ?",
+                &JsValue::from_f64(now_ms()),
             )?;
+            if let Some(at) = earliest_expiry(&sql)? {
+                JsFuture::from(storage.set_alarm(at)).await?;
+            }
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -101,10 +101,11 @@ it("a key whose start Bloomreach refused (404) is released too", async () => {
 it("a stale pending record (a worker stopped mid-start) answers 502 upstream_outcome_unknown, never a second start", async () => {
   // What a worker stopped between its ledger record and Bloomreach's answer leaves: a
   // pending record, written here through the object exactly as the worker writes it.
-  // The object of a key: its scope (base, project token, workspace id) and the key.
-  const name = `idempotency\n${standin.url.toLowerCase()}\n${PROJECT}\n\nkey-stale`;
+  // The ledger object of the deployment's target (base, project token, workspace id)
+  // and the key's record in it.
+  const object = `ledger\n${standin.url.toLowerCase()}\n${PROJECT}\n`;
   const fingerprint = JSON.stringify({ api: "data-v1", import_id: "ok_stale", path: null, test_connection: null });
-  const begun = await worker.ledgerCall(name, { op: "begin", fingerprint, deadline_ms: 1, ttl_ms: 60000 });
+  const begun = await worker.ledgerCall(object, { op: "begin", record: "idempotency\nkey-stale", fingerprint, deadline_ms: 1, ttl_ms: 60000 });
   assert.deepEqual(begun, { decision: "proceed" });
   const during = await post(worker, "ok_stale", "key-stale");
   assert.equal(during.status, 409, during.text);

@@ -5,7 +5,7 @@
 
 use crate::attempts::StartResult;
 use crate::error::TriggerError;
-use crate::http_flow::LedgerCall;
+use crate::http_flow::{Held, LedgerCall};
 use crate::ids::ApiKind;
 use crate::ledger;
 use crate::log_line::TriggerLog;
@@ -161,22 +161,24 @@ impl EventRun {
             });
         };
         // Recorded under (cron, scheduled time, job index, what it sends) before it starts.
-        let fingerprint = ledger::cron_job_fingerprint(&request);
+        let held = Held {
+            record: ledger::cron_job_record(&self.cron, self.scheduled_ms, job.index, &request),
+            fingerprint: ledger::cron_job_fingerprint(&request),
+        };
         let call = LedgerCall {
-            object: ledger::cron_job_object_name(
-                &self.scope,
-                &self.cron,
-                self.scheduled_ms,
-                job.index,
-                &request,
+            object: ledger::object_name(&self.scope),
+            call: ledger::begin(
+                &held.record,
+                &held.fingerprint,
+                self.limits.deadline_ms,
+                ttl_ms,
             ),
-            call: ledger::begin(&fingerprint, self.limits.deadline_ms, ttl_ms),
         };
         JobNext::AskLedger(JobAwaitingLedger {
             trigger,
             request,
             call,
-            fingerprint,
+            held,
         })
     }
 }
@@ -187,7 +189,7 @@ pub struct JobAwaitingLedger {
     trigger: JobTrigger,
     request: UpstreamRequest,
     call: LedgerCall,
-    fingerprint: String,
+    held: Held,
 }
 
 impl JobAwaitingLedger {
@@ -228,7 +230,7 @@ impl JobAwaitingLedger {
         JobNext::Send(JobSending {
             trigger,
             request: self.request,
-            held: Some((self.call.object, self.fingerprint)),
+            held: Some((self.call.object, self.held)),
         })
     }
 }
@@ -238,7 +240,7 @@ impl JobAwaitingLedger {
 pub struct JobSending {
     trigger: JobTrigger,
     request: UpstreamRequest,
-    held: Option<(String, String)>,
+    held: Option<(String, Held)>,
 }
 
 impl JobSending {
@@ -249,13 +251,10 @@ impl JobSending {
     /// Takes the start's outcome: its ledger record (the answer an HTTP start would
     /// have given), its log line, and the job's outcome for the verdict.
     pub fn on_result(self, result: &StartResult, event: &EventRun, now_ms: u64) -> JobNext {
-        let record = self.held.map(|(object, fingerprint)| {
+        let record = self.held.map(|(object, held)| {
             let import_id = self.trigger.import_id.as_deref().unwrap_or_default();
             let reply = crate::endpoint::start_reply(import_id, self.trigger.api, result);
-            LedgerCall {
-                object,
-                call: ledger::finish(&fingerprint, result, &reply),
-            }
+            held.finish(object, result, &reply)
         });
         JobNext::Done(JobDone {
             record,
@@ -359,9 +358,12 @@ mod tests {
         let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 0) else {
             panic!("asks the ledger first")
         };
-        let name = &asking.call().object;
-        assert!(name.starts_with("cron\n"));
-        assert!(name.contains("\n0 3 * * *\n1795834800000\n0\n"), "{name}");
+        assert!(asking.call().object.starts_with("ledger\n"));
+        let record = crate::ledger::record_of(&asking.call().call).unwrap();
+        assert!(
+            record.starts_with("cron\n0 3 * * *\n1795834800000\n0\n"),
+            "{record}"
+        );
         let JobNext::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), &event, 1)
         else {
             panic!("proceeds")

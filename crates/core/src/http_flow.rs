@@ -196,11 +196,14 @@ impl AwaitingBody {
             });
         };
         match key_call(&raw_key, &prepared, lookup, ledger) {
-            Ok((call, fingerprint)) => Next::AskLedger(AwaitingLedger {
+            Ok((call, record, fingerprint)) => Next::AskLedger(AwaitingLedger {
                 trigger,
                 prepared,
                 call,
-                fingerprint,
+                held: Held {
+                    record,
+                    fingerprint,
+                },
             }),
             Err(error) => trigger.refuse(&error, now_ms),
         }
@@ -214,7 +217,7 @@ fn key_call(
     prepared: &Prepared,
     lookup: &dyn Lookup,
     ledger: bool,
-) -> Result<(LedgerCall, String), TriggerError> {
+) -> Result<(LedgerCall, String, String), TriggerError> {
     let key = IdempotencyKey::parse(raw_key)?;
     if !ledger {
         return Err(idempotency::unavailable());
@@ -224,11 +227,29 @@ fn key_call(
         prepared.limits.deadline_ms,
     )?;
     let fingerprint = idempotency::fingerprint(&prepared.start);
+    let record = key.record_name();
     let call = LedgerCall {
-        object: key.object_name(&prepared.scope),
-        call: ledger::begin(&fingerprint, prepared.limits.deadline_ms, ttl_ms),
+        object: ledger::object_name(&prepared.scope),
+        call: ledger::begin(&record, &fingerprint, prepared.limits.deadline_ms, ttl_ms),
     };
-    Ok((call, fingerprint))
+    Ok((call, record, fingerprint))
+}
+
+/// The ledger record a start holds: its name and the request's fingerprint.
+#[derive(Clone, Debug)]
+pub(crate) struct Held {
+    pub(crate) record: String,
+    pub(crate) fingerprint: String,
+}
+
+impl Held {
+    /// The `finish` call on the record, in the object `object`.
+    pub(crate) fn finish(&self, object: String, result: &StartResult, reply: &Reply) -> LedgerCall {
+        LedgerCall {
+            object,
+            call: ledger::finish(&self.record, &self.fingerprint, result, reply),
+        }
+    }
 }
 
 /// Waiting for the ledger's decision on the request's key.
@@ -237,7 +258,7 @@ pub struct AwaitingLedger {
     trigger: Trigger,
     prepared: Prepared,
     call: LedgerCall,
-    fingerprint: String,
+    held: Held,
 }
 
 impl AwaitingLedger {
@@ -257,7 +278,7 @@ impl AwaitingLedger {
             KeyAnswer::Proceed => Next::Send(Sending {
                 trigger,
                 prepared: self.prepared,
-                held: Some((self.call.object, self.fingerprint)),
+                held: Some((self.call.object, self.held)),
             }),
             KeyAnswer::Replay(reply, error) => Next::Done(Finished {
                 reply,
@@ -277,8 +298,8 @@ impl AwaitingLedger {
 pub struct Sending {
     trigger: Trigger,
     prepared: Prepared,
-    /// The ledger object and fingerprint of the key, when the start holds one.
-    held: Option<(String, String)>,
+    /// The ledger object and record of the key, when the start holds one.
+    held: Option<(String, Held)>,
 }
 
 impl Sending {
@@ -295,10 +316,9 @@ impl Sending {
     /// Takes the start's outcome: the answer, its ledger record and its log line.
     pub fn on_result(self, result: &StartResult, now_ms: u64) -> Next {
         let reply = endpoint::outcome_reply(&self.prepared.start, result);
-        let record = self.held.map(|(object, fingerprint)| LedgerCall {
-            object,
-            call: ledger::finish(&fingerprint, result, &reply),
-        });
+        let record = self
+            .held
+            .map(|(object, held)| held.finish(object, result, &reply));
         let log_line = self.trigger.log(now_ms, |e| e.record_run(result));
         Next::Done(Finished {
             reply,
@@ -522,14 +542,18 @@ mod tests {
         let Next::AskLedger(asking) = keyed(&lookup, "key-1", true) else {
             panic!()
         };
-        assert!(asking.call().object.ends_with("\nkey-1"));
+        assert!(asking.call().object.starts_with("ledger\n"));
+        assert!(asking
+            .call()
+            .call
+            .contains(r#""record":"idempotency\nkey-1""#));
         assert!(asking.call().call.contains(r#""op":"begin""#));
         let Next::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 2) else {
             panic!("proceeds")
         };
         let finished = done(sending.on_result(&ok_result(), 3));
         let record = finished.record.expect("the outcome is recorded");
-        assert!(record.object.ends_with("\nkey-1"));
+        assert!(record.call.contains(r#""record":"idempotency\nkey-1""#));
         assert!(record.call.contains(r#""op":"finish""#));
         assert!(finished.log_line.is_some());
     }

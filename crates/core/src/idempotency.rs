@@ -39,11 +39,11 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(value.to_owned()))
     }
 
-    /// The name of the ledger object that holds this key's record. Keys are scoped
-    /// to the deployment's Bloomreach target, so one key used against two projects
-    /// (or two workers sharing a namespace) are two records.
-    pub fn object_name(&self, scope: &str) -> String {
-        format!("idempotency\n{scope}\n{}", self.0)
+    /// The name of this key's record in the ledger object of the deployment's
+    /// Bloomreach target ([`crate::ledger::object_name`]): keys are scoped to that
+    /// target, so one key used against two projects is two records.
+    pub fn record_name(&self) -> String {
+        format!("idempotency\n{}", self.0)
     }
 }
 
@@ -177,9 +177,10 @@ mod tests {
     #[test]
     fn keys_are_visible_ascii_up_to_255_and_scoped() {
         let key = IdempotencyKey::parse("2026-11-28/customers#1").unwrap();
+        assert_eq!(key.record_name(), "idempotency\n2026-11-28/customers#1");
         assert_ne!(
-            key.object_name("https://a\np1\n"),
-            key.object_name("https://a\np2\n")
+            crate::ledger::object_name("https://a\np1\n"),
+            crate::ledger::object_name("https://a\np2\n")
         );
         for bad in ["", "a b", "é", &"k".repeat(256), "a\n"] {
             assert!(IdempotencyKey::parse(bad)
