@@ -28,17 +28,15 @@ ensure_wasm_target() {
   fi
 }
 
-# ensure_cargo_tool BINARY CRATE VERSION [--locked]
+# ensure_cargo_tool BINARY CRATE VERSION: installs CRATE at VERSION unless BINARY is it.
 ensure_cargo_tool() {
-  local bin="$1" crate="$2" version="$3" locked="${4:-}"
+  local bin="$1" crate="$2" version="$3"
   # `wasm-bindgen --version` prints "name version".
   if "$CARGO_HOME/bin/$bin" --version 2>/dev/null | grep -qE "(^| )$version\$"; then
     return 0
   fi
   step "Installing $crate $version (cargo install; a few minutes, once per machine)"
-  # shellcheck disable=SC2086
-  cargo install $locked "$crate" --version "$version" \
-    || fail "cargo install $crate $version failed"
+  cargo install "$crate" --version "$version" || fail "cargo install $crate $version failed"
 }
 
 ensure_node_modules() {
