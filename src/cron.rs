@@ -21,8 +21,12 @@ use worker::Env;
 /// Runs the event of `cron` scheduled at `scheduled_ms`, and says how it ends.
 pub async fn run_event(cron: &str, scheduled_ms: f64, env: &Env) -> EventVerdict {
     let ledger = Ledger::from_env(env);
-    let begun =
-        cron_flow::begin_event(&EnvLookup(env), cron, scheduled_ms as i64, ledger.is_some());
+    let begun = cron_flow::begin_event(
+        &EnvLookup::new(env),
+        cron,
+        scheduled_ms as i64,
+        ledger.is_some(),
+    );
     let (event, jobs) = match begun {
         Ok(planned) => planned,
         Err(unplanned) => {

@@ -11,7 +11,7 @@ use worker::Env;
 
 /// Answers one request with the core's reply.
 pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
-    let lookup = EnvLookup(env);
+    let lookup = EnvLookup::new(env);
     let (method, url) = (req.method(), req.url());
     let request_headers = req.headers();
     let headers = |name: &str| request_headers.get(name).ok().flatten();

@@ -43,7 +43,7 @@ fn env_lookup_reads_strings_and_structured_vars_as_json() {
         ("SCHEDULES", table),
         ("NUMBER", 5.into()),
     ]);
-    let lookup = EnvLookup(&env);
+    let lookup = EnvLookup::new(&env);
     assert_eq!(lookup.get("NAME").as_deref(), Some("value"));
     assert_eq!(
         lookup.get("SCHEDULES").as_deref(),
@@ -77,7 +77,13 @@ async fn bodies_are_read_whole_up_to_the_limit() {
 
 #[wasm_bindgen_test]
 async fn replies_become_json_responses_with_their_headers() {
-    let mut reply = Reply::json(503, &serde_json::json!({"ok": false}));
+    let mut reply = Reply::json(
+        503,
+        &bloomreach_import_core::json_object([(
+            "ok",
+            bloomreach_import_core::json::Value::from(false),
+        )]),
+    );
     reply.headers.push(("retry-after", "7".into()));
     let response = crate::http::to_response(&reply).unwrap();
     assert_eq!(response.status(), 503);

@@ -9,12 +9,12 @@ use crate::account::SETTING_NAMES;
 use crate::attempts::StartResult;
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId};
+use crate::json::{Map, Value};
 use crate::reply::Reply;
 use crate::request_body::{parse_body, MAX_BODY_BYTES};
 use crate::retry::RetryLimits;
 use crate::settings::{Lookup, Settings};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
-use serde_json::{Map, Value};
 
 /// A route the worker serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,7 +171,7 @@ pub fn prepare(
     })
 }
 
-fn identity(import_id: &str, api: ApiKind) -> Map<String, Value> {
+fn identity(import_id: &str, api: ApiKind) -> Map {
     let mut map = Map::new();
     map.insert("import_id".into(), import_id.into());
     map.insert("api".into(), api.as_str().into());
@@ -219,7 +219,7 @@ mod tests {
     use crate::error::ErrorCode;
     use crate::settings::*;
     use crate::test_support::{deployment as env, TOKEN};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn routes_and_methods() {

@@ -141,7 +141,7 @@ pub struct TriggerError {
     pub code: ErrorCode,
     pub message: String,
     /// Bloomreach's own error body, when it was JSON and small enough to pass on.
-    pub upstream: Option<serde_json::Value>,
+    pub upstream: Option<crate::json::Value>,
     /// Bloomreach's status, when it answered.
     pub upstream_status: Option<u16>,
     /// Seconds the caller should wait, for `upstream_rate_limited`.

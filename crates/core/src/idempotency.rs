@@ -8,11 +8,11 @@
 //! ledger decision is answered.
 
 use crate::error::{ErrorCode, TriggerError};
+use crate::json::Value;
 use crate::json_object;
 use crate::ledger::{Begin, Kept};
 use crate::reply::Reply;
 use crate::upstream_request::StartRequest;
-use serde_json::Value;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -150,7 +150,7 @@ fn replayed_reply(kept: &Kept) -> Reply {
 /// The error a kept reply carried (`{"error": {"code", "message"}}`), if any.
 fn stored_error(kept: &Kept, reply: &Reply) -> Option<TriggerError> {
     let code = ErrorCode::from_name(&kept.outcome)?;
-    let body: Value = serde_json::from_str(&reply.body).ok()?;
+    let body = crate::json::parse(reply.body.as_bytes()).ok()?;
     let message = body
         .get("error")
         .and_then(|e| e.get("message"))

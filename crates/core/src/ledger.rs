@@ -31,10 +31,10 @@
 
 use crate::attempts::{Evidence, StartResult};
 use crate::error::{ErrorCode, TriggerError};
+use crate::json::{self, Value};
 use crate::json_object;
 use crate::reply::Reply;
 use crate::upstream_request::UpstreamRequest;
-use serde_json::Value;
 
 /// The Durable Object binding of the worker.
 pub use crate::settings::START_LEDGER as BINDING;
@@ -116,7 +116,7 @@ pub fn object_name(scope: &str) -> String {
 /// The record a call is about (its `record` field), for the object to read before
 /// [`apply`].
 pub fn record_of(call: &str) -> Option<String> {
-    let call: Value = serde_json::from_str(call).ok()?;
+    let call = json::parse(call.as_bytes()).ok()?;
     text(&call, "record").map(str::to_owned)
 }
 
@@ -232,7 +232,7 @@ pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
         write: Write::Nothing,
         answer: json_object([("error", Value::from(why))]).to_string(),
     };
-    let Ok(call) = serde_json::from_str::<Value>(call) else {
+    let Ok(call) = json::parse(call.as_bytes()) else {
         return refuse("the call is not JSON");
     };
     let Some(fingerprint) = text(&call, "fingerprint") else {
@@ -243,7 +243,7 @@ pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
     }
     // A record past its time to live, or one that cannot be read, counts as absent.
     let record = stored
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|s| json::parse(s.as_bytes()).ok())
         .filter(|r| number(r, "expires_at").is_some_and(|at| now_ms < at));
     match text(&call, "op") {
         Some("begin") => {
@@ -386,7 +386,7 @@ fn apply_finish(record: Option<&Value>, fingerprint: &str, call: &Value) -> Appl
 /// Reads the object's answer to a `begin`; anything unreadable is
 /// [`unavailable`], so nothing starts on a garbled answer.
 pub fn read_begin(answer: &str) -> Result<Begin, TriggerError> {
-    let value: Value = serde_json::from_str(answer).map_err(|_| unavailable())?;
+    let value = json::parse(answer.as_bytes()).map_err(|_| unavailable())?;
     let started_at_ms = number(&value, "started_at").unwrap_or(0);
     match text(&value, "decision") {
         Some("proceed") => Ok(Begin::Proceed),
@@ -412,7 +412,7 @@ pub fn read_begin(answer: &str) -> Result<Begin, TriggerError> {
 
 /// Whether the object's answer to a `finish` says it was recorded.
 pub fn read_finish(answer: &str) -> bool {
-    serde_json::from_str::<Value>(answer)
+    json::parse(answer.as_bytes())
         .ok()
         .is_some_and(|v| text(&v, "decision") == Some("finished"))
 }
@@ -447,7 +447,6 @@ pub fn cron_job_fingerprint(sends: &UpstreamRequest) -> String {
 mod tests {
     use super::*;
     use crate::upstream_answer::Accepted;
-    use serde_json::json;
 
     const F: &str = r#"{"import_id":"i"}"#;
     const DEADLINE: u64 = 25_000;
@@ -489,7 +488,7 @@ mod tests {
     }
 
     fn reply(status: u16) -> Reply {
-        Reply::json(status, &json!({"ok": status == 200}))
+        Reply::json(status, &json_object([("ok", Value::from(status == 200))]))
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod error;
 pub mod http_flow;
 pub mod idempotency;
 mod ids;
+pub mod json;
 mod json_object;
 pub use json_object::object as json_object;
 pub mod ledger;

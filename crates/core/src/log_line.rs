@@ -4,8 +4,8 @@
 
 use crate::error::TriggerError;
 use crate::ids::ApiKind;
+use crate::json::{Map, Value};
 use crate::json_object;
-use serde_json::{Map, Value};
 
 /// What one trigger did.
 #[derive(Clone, Debug)]
@@ -144,6 +144,7 @@ fn iso_time(ms: u64) -> String {
 mod tests {
     use super::*;
     use crate::ErrorCode;
+    use serde_json::Value;
 
     #[test]
     fn a_log_line_is_one_json_object_with_the_contract_fields() {

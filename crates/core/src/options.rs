@@ -6,9 +6,9 @@ use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken, WorkspaceId};
+use crate::json::{Map, Value};
 use crate::retry::{RetryLimits, MAX_ATTEMPTS_LIMIT, MAX_ATTEMPT_TIMEOUT_MS, MAX_DEADLINE_MS};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
-use serde_json::{Map, Value};
 
 const KNOWN: [&str; 12] = [
     "projectToken",
@@ -33,11 +33,7 @@ pub struct StartOptions {
     pub limits: RetryLimits,
 }
 
-fn string<'a>(
-    map: &'a Map<String, Value>,
-    name: &str,
-    required: bool,
-) -> Result<Option<&'a str>, TriggerError> {
+fn string<'a>(map: &'a Map, name: &str, required: bool) -> Result<Option<&'a str>, TriggerError> {
     match map.get(name) {
         None | Some(Value::Null) if !required => Ok(None),
         None | Some(Value::Null) => Err(TriggerError::invalid(name, "is required")),
@@ -46,7 +42,7 @@ fn string<'a>(
     }
 }
 
-fn whole(map: &Map<String, Value>, name: &str, max: u64) -> Result<Option<u64>, TriggerError> {
+fn whole(map: &Map, name: &str, max: u64) -> Result<Option<u64>, TriggerError> {
     match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -63,13 +59,14 @@ impl StartOptions {
     /// Reads the options from their JSON text (as `JSON.stringify` gives it; a
     /// `fetch` function is dropped by that, and handled by the JS side).
     pub fn from_json(text: &str) -> Result<StartOptions, TriggerError> {
-        let value: Value = serde_json::from_str(text)
+        let value = crate::json::parse(text.as_bytes())
             .map_err(|_| TriggerError::invalid("options", "must be an object"))?;
         let map = value
             .as_object()
             .ok_or_else(|| TriggerError::invalid("options", "must be an object"))?;
         if let Some(unknown) = map
-            .keys()
+            .iter()
+            .map(|(k, _)| k)
             .find(|k| !KNOWN.contains(&k.as_str()) && k.as_str() != "fetch")
         {
             let shown: String = unknown.chars().take(40).collect();

@@ -1,8 +1,8 @@
 //! The JSON answers of the HTTP endpoint, built once here so every shell answers alike.
 
 use crate::error::{ErrorCode, TriggerError};
+use crate::json::{Map, Value};
 use crate::json_object;
-use serde_json::{Map, Value};
 
 /// An HTTP answer: status, extra headers, JSON body. Every answer carries
 /// `content-type: application/json` and `cache-control: no-store` besides these.
@@ -28,7 +28,7 @@ impl Reply {
     }
 
     /// The documented failure shape; `extra` adds top-level fields (import id, attempts).
-    pub fn error(error: &TriggerError, extra: Map<String, Value>) -> Reply {
+    pub fn error(error: &TriggerError, extra: Map) -> Reply {
         let mut detail = Map::new();
         detail.insert("code".into(), error.code.as_str().into());
         detail.insert("message".into(), error.message.clone().into());

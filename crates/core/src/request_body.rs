@@ -2,10 +2,7 @@
 
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, PathOverride};
-use crate::json_object::{KeySeed, ObjectOnly, ObjectReader};
-use serde::de::{self, MapAccess};
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use crate::json::{self, Members, Value};
 
 /// Bodies larger than this are refused with `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -18,13 +15,8 @@ pub struct StartFields {
     pub api: Option<ApiKind>,
 }
 
-/// The body's fields before their types are checked.
-///
-/// Read with hand-written visitors rather than `#[derive(Deserialize)]`: they refuse
-/// unknown and duplicate fields by name the same way, keep an explicit `null` (refused
-/// later as a wrong type, not read as "absent"), and, by answering every kind of JSON
-/// value themselves, keep serde's generic "invalid type" formatting (and with it
-/// Rust's float printing, about 8 KB gzipped) out of the worker's wasm.
+/// The body's fields before their types are checked. An explicit `null` is kept, and
+/// refused later as a wrong type rather than read as "absent".
 #[derive(Default)]
 struct RawFields {
     path: Option<Value>,
@@ -34,30 +26,34 @@ struct RawFields {
 
 const FIELDS: &[&str] = &["path", "test_connection", "api"];
 
-impl<'de> Deserialize<'de> for RawFields {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjectOnly(RawFieldsReader))
-    }
-}
-
-struct RawFieldsReader;
-
-impl<'de> ObjectReader<'de> for RawFieldsReader {
-    type Output = RawFields;
-
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields, A::Error> {
+impl RawFields {
+    /// Takes the members of the body's object, refusing unknown and repeated fields by
+    /// name.
+    fn read(members: Vec<(String, Value)>) -> Result<RawFields, TriggerError> {
         let mut fields = RawFields::default();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        for (key, value) in members {
             let slot = match key.as_str() {
                 "path" => &mut fields.path,
                 "test_connection" => &mut fields.test_connection,
                 "api" => &mut fields.api,
-                _ => return Err(de::Error::unknown_field(&key, FIELDS)),
+                _ => {
+                    let known: Vec<String> = FIELDS.iter().map(|f| format!("`{f}`")).collect();
+                    return Err(TriggerError::invalid(
+                        "body",
+                        &format!(
+                            "unknown field `{key}`, expected one of {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             };
             if slot.is_some() {
-                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                return Err(TriggerError::invalid(
+                    "body",
+                    &format!("duplicate field `{key}`"),
+                ));
             }
-            *slot = Some(map.next_value::<Value>()?);
+            *slot = Some(value);
         }
         Ok(fields)
     }
@@ -75,14 +71,19 @@ pub fn parse_body(body: &[u8]) -> Result<StartFields, TriggerError> {
     if first != Some(&b'{') {
         return Err(TriggerError::invalid("body", "must be a JSON object"));
     }
-    let raw: RawFields = serde_json::from_slice(body).map_err(|e| {
-        let detail = e.to_string();
-        if e.is_data() {
-            TriggerError::invalid("body", &detail)
-        } else {
-            TriggerError::invalid("body", &format!("is not valid JSON ({detail})"))
+    let members = match json::parse_members(body) {
+        Ok(Members::Object(members)) => members,
+        Ok(Members::NotAnObject) => {
+            return Err(TriggerError::invalid("body", "must be a JSON object"))
         }
-    })?;
+        Err(e) => {
+            return Err(TriggerError::invalid(
+                "body",
+                &format!("is not valid JSON ({e})"),
+            ))
+        }
+    };
+    let raw = RawFields::read(members)?;
     let path = match raw.path {
         None => None,
         Some(Value::String(s)) => Some(PathOverride::parse(&s)?),
@@ -157,7 +158,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused_by_name() {
-        assert!(message(r#"{"paht":"x"}"#).contains("`paht`"));
+        assert_eq!(
+            message(r#"{"paht":"x"}"#),
+            "body: unknown field `paht`, expected one of `path`, `test_connection`, `api`"
+        );
     }
 
     #[test]

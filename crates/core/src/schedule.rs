@@ -9,7 +9,7 @@ use crate::attempts::Evidence;
 use crate::error::{ErrorCode, TriggerError};
 use crate::idempotency;
 use crate::ids::{ApiKind, ImportId, PathOverride};
-use crate::json_object::Members;
+use crate::json::{self, Map, Members, Value};
 use crate::ledger::Begin;
 use crate::log_line::Skipped;
 use crate::path_policy::PathPrefixes;
@@ -17,7 +17,6 @@ use crate::retry::RetryLimits;
 use crate::settings::{Lookup, Settings, SCHEDULES};
 use crate::template::{parse_offset, PathTemplate};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
-use serde_json::{Map, Value};
 
 /// At most this many starts of one event run at once: the platform's limit on
 /// simultaneous outgoing connections per invocation.
@@ -83,7 +82,7 @@ fn same_cron(a: &str, b: &str) -> bool {
 }
 
 fn read_job(job: &str, value: &Value) -> Result<JobSpec, TriggerError> {
-    let object: &Map<String, Value> = value
+    let object: &Map = value
         .as_object()
         .ok_or_else(|| TriggerError::misconfigured(format!("{job}: must be an object")))?;
     if let Some(unknown) = object.keys().find(|k| !JOB_FIELDS.contains(&k.as_str())) {
@@ -154,20 +153,17 @@ impl Schedules {
                 "SCHEDULES: must be a JSON object mapping cron expressions to lists of jobs",
             )
         };
-        if text.trim_start().as_bytes().first() != Some(&b'{') {
-            // Tell bad JSON apart from JSON of the wrong shape.
-            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-                Ok(_) => not_an_object(),
-                Err(e) => {
-                    TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
-                }
-            });
-        }
         // Members in order, duplicates kept: `Value` would keep only the last list of
         // a repeated cron and silently drop the others.
-        let Members(members) = serde_json::from_str(text).map_err(|e| {
-            TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
-        })?;
+        let members = match json::parse_members(text.as_bytes()) {
+            Ok(Members::Object(members)) => members,
+            Ok(Members::NotAnObject) => return Err(not_an_object()),
+            Err(e) => {
+                return Err(TriggerError::misconfigured(format!(
+                    "SCHEDULES: is not valid JSON ({e})"
+                )))
+            }
+        };
         let mut entries: Vec<CronEntry> = Vec::new();
         for (index, (cron, jobs)) in members.iter().enumerate() {
             if entries.iter().any(|e| same_cron(&e.cron, cron)) {

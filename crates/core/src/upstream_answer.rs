@@ -5,7 +5,7 @@
 //! HTML page from a proxy, an empty body). All of them end up as one readable line.
 
 use crate::error::{ErrorCode, TriggerError};
-use serde_json::Value;
+use crate::json::Value;
 
 /// Bodies larger than this are not parsed as JSON (a proxy's error page can be huge).
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -71,7 +71,7 @@ fn parse_json(body: &[u8]) -> Option<Value> {
     if body.len() > MAX_JSON_BYTES {
         return None;
     }
-    serde_json::from_slice(body).ok()
+    crate::json::parse(body).ok()
 }
 
 /// One line of text out of whatever Bloomreach sent.

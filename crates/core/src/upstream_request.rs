@@ -4,11 +4,10 @@ use crate::account::Target;
 use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::ids::{ApiKind, ImportId, PathOverride};
+use crate::json::{Map, Value};
 use crate::json_object;
 use crate::secret::Secret;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Serialize;
-use serde_json::Value;
 
 /// Everything except `A-Z a-z 0-9 - . _ ~` is encoded in a path segment. Validated ids
 /// hold none of it today; encoding anyway keeps the URL right if the rules widen.
@@ -36,16 +35,6 @@ pub struct UpstreamRequest {
     pub authorization: Secret,
     /// The JSON body, present exactly when a field was given.
     pub body: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_to_overwrite: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    test_connection: Option<bool>,
 }
 
 fn segment(value: &str) -> String {
@@ -82,22 +71,20 @@ impl StartRequest {
         if self.path.is_none() && self.test_connection.is_none() {
             return None;
         }
-        let path = self.path.as_ref().map(PathOverride::as_str);
-        let body = match self.api() {
-            ApiKind::DataV1 | ApiKind::DataHub => Body {
-                path,
-                path_to_overwrite: None,
-                test_connection: self.test_connection,
-            },
-            ApiKind::ImportsV1 => Body {
-                path: None,
-                path_to_overwrite: path,
-                test_connection: self.test_connection,
-            },
-        };
-        // Serializing a struct of strings and bools cannot fail; fall back to no body
-        // rather than panic if it ever did.
-        serde_json::to_string(&body).ok()
+        // The path's field is named by the API; keys are written sorted, which is the
+        // order Bloomreach's documentation gives them in.
+        let mut body = Map::new();
+        if let Some(path) = &self.path {
+            let field = match self.api() {
+                ApiKind::DataV1 | ApiKind::DataHub => "path",
+                ApiKind::ImportsV1 => "path_to_overwrite",
+            };
+            body.insert(field.to_owned(), Value::from(path.as_str()));
+        }
+        if let Some(test_connection) = self.test_connection {
+            body.insert("test_connection".to_owned(), Value::from(test_connection));
+        }
+        Some(Value::Object(body).to_json())
     }
 
     /// The full upstream request.
@@ -122,20 +109,20 @@ impl UpstreamRequest {
     }
 
     /// The request as JSON with the authorization redacted, for dry runs and logs.
-    pub fn redacted(&self) -> serde_json::Value {
+    pub fn redacted(&self) -> crate::json::Value {
         self.to_json(false)
     }
 
     /// The request as JSON, credentials included, for the npm package to send.
-    pub fn sendable(&self) -> serde_json::Value {
+    pub fn sendable(&self) -> crate::json::Value {
         self.to_json(true)
     }
 
     /// `{method, url, headers, body}`, the headers exactly as [`Self::headers`] gives
     /// them, with the authorization shown or as `Basic ***`.
-    fn to_json(&self, show_authorization: bool) -> serde_json::Value {
+    fn to_json(&self, show_authorization: bool) -> crate::json::Value {
         // Inserted one by one: collecting into the map would sort, and link a sort.
-        let mut headers = serde_json::Map::new();
+        let mut headers = crate::json::Map::new();
         for (name, value) in self.headers() {
             let value = match name {
                 "authorization" if !show_authorization => "Basic ***",

@@ -4,12 +4,12 @@
 //! conversions and the wasm small (no js-sys object building). The JavaScript side
 //! (npm/lib/glue.cjs) only calls `fetch` and timers, as [`Attempts`] asks.
 
+use bloomreach_import_core::json::{self, Value};
 use bloomreach_import_core::json_object;
 use bloomreach_import_core::{
     AttemptOutcome, Attempts as CoreAttempts, ErrorCode, StartOptions, StartResult, Step,
     TriggerError,
 };
-use serde_json::Value;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -97,10 +97,8 @@ pub struct Attempts {
 /// An attempt's outcome as the JavaScript side reports it:
 /// `{"kind": "answered", "status", "retryAfter", "body"}`, `{"kind": "timedOut"}` or
 /// `{"kind": "error", "code", "message"}` for a rejected `fetch`, which the core reads.
-/// Read from a `Value` rather than a derived type, which would link serde's float
-/// printing into the wasm.
 fn read_outcome(text: &str) -> Option<AttemptOutcome> {
-    let v: Value = serde_json::from_str(text).ok()?;
+    let v = json::parse(text.as_bytes()).ok()?;
     match v.get("kind")?.as_str()? {
         "answered" => Some(AttemptOutcome::Answered {
             status: u16::try_from(v.get("status")?.as_u64()?).ok()?,
@@ -215,7 +213,7 @@ impl Attempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const OPTIONS: &str = r#"{"projectToken":"p","importId":"i","apiKeyId":"k","apiSecret":"s","baseUrl":"http://127.0.0.1:9"}"#;
 
