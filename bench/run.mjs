@@ -11,6 +11,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { startStandinProcess } from "../tests/support/bloomreach-standin.mjs";
 import { SECRETS, TOKEN, PROJECT, COMPATIBILITY_DATE } from "../tests/support/worker-harness.mjs";
+import { perRequestMicros } from "./in-process.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DURATION_S = Number(process.env.BENCH_SECONDS || 5);
@@ -46,6 +47,15 @@ row(["worker upload in all", kb(upload), kb(uploadGz), ""]);
 row(["JS baseline worker", kb(size(baselineJs)), kb(gz(baselineJs)), ""]);
 row(["npm wasm", kb(size(npmWasm)), kb(gz(npmWasm)), "<= 40 KB gz"]);
 row(["npm tarball", kb(size(tarball)), "", ""]);
+
+// ---- the code alone (bench/in-process.mjs)
+console.log("\n## Per-request cost of the code alone (in this Node process, fetch answered in-process; median of 7 batches of 2000, taking turns)\n");
+const own = await perRequestMicros({ workerJs, workerWasm, baselineJs, env: { ...SECRETS, BLOOMREACH_PROJECT_TOKEN: PROJECT, BLOOMREACH_API_BASE: "http://127.0.0.1:9" }, token: TOKEN });
+row(["route", "Rust us/request", "JS baseline us/request", "JS / Rust (as throughput)"]);
+row(["---", "---", "---", "---"]);
+for (const route of ["start", "404"]) {
+  row([route === "start" ? "POST /imports/{id}/start" : "GET /nope (404)", own[route].rust.toFixed(1), own[route].js.toFixed(1), (own[route].js / own[route].rust).toFixed(2)]);
+}
 
 // ---- servers
 function miniflareFor(kind, upstream) {
@@ -149,6 +159,7 @@ try {
   row(["npm wasm, gzipped", `${npmGz.toFixed(1)} KB`, "<= 40 KB", check(npmGz <= 40)]);
   row(["cold start, Rust / JS baseline", startRatio.toFixed(2), "<= 1.10", check(startRatio <= 1.1)]);
   row(["start throughput, Rust / JS baseline", speedRatio.toFixed(2), ">= 1.0", check(speedRatio >= 1)]);
+  row(["(the code alone, in-process: JS / Rust time per start)", (own.start.js / own.start.rust).toFixed(2), "", ""]);
   console.log("\nCPU per request inside the runtime: not reported by the local runtime (workerd gives no per-request CPU time outside Cloudflare).");
 } finally {
   standin.stop();
