@@ -248,62 +248,36 @@ impl std::ops::Index<&str> for Value {
     }
 }
 
-impl From<&str> for Value {
-    fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
-    }
+/// `From` conversions that are one expression each.
+macro_rules! value_from {
+    ($($source:ty => |$v:ident| $value:expr;)*) => {$(
+        impl From<$source> for Value {
+            fn from($v: $source) -> Value {
+                $value
+            }
+        }
+    )*};
 }
-impl From<String> for Value {
-    fn from(s: String) -> Value {
-        Value::String(s)
-    }
+
+value_from! {
+    &str => |s| Value::String(s.to_owned());
+    String => |s| Value::String(s);
+    &String => |s| Value::String(s.clone());
+    bool => |b| Value::Bool(b);
+    u64 => |n| Value::Number(Number(Num::Whole(n)));
+    u32 => |n| Value::from(u64::from(n));
+    u16 => |n| Value::from(u64::from(n));
+    usize => |n| Value::from(n as u64);
+    Map => |m| Value::Object(m);
+    Vec<Value> => |items| Value::Array(items);
 }
-impl From<&String> for Value {
-    fn from(s: &String) -> Value {
-        Value::String(s.clone())
-    }
-}
-impl From<bool> for Value {
-    fn from(b: bool) -> Value {
-        Value::Bool(b)
-    }
-}
-impl From<u64> for Value {
-    fn from(n: u64) -> Value {
-        Value::Number(Number(Num::Whole(n)))
-    }
-}
+
 impl From<i64> for Value {
     fn from(n: i64) -> Value {
         match u64::try_from(n) {
             Ok(n) => Value::from(n),
             Err(_) => Value::Number(Number(Num::Negative(n))),
         }
-    }
-}
-impl From<u32> for Value {
-    fn from(n: u32) -> Value {
-        Value::from(u64::from(n))
-    }
-}
-impl From<u16> for Value {
-    fn from(n: u16) -> Value {
-        Value::from(u64::from(n))
-    }
-}
-impl From<usize> for Value {
-    fn from(n: usize) -> Value {
-        Value::from(n as u64)
-    }
-}
-impl From<Map> for Value {
-    fn from(m: Map) -> Value {
-        Value::Object(m)
-    }
-}
-impl From<Vec<Value>> for Value {
-    fn from(items: Vec<Value>) -> Value {
-        Value::Array(items)
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {
@@ -533,77 +507,71 @@ impl Reader<'_> {
     }
 
     fn array(&mut self, depth: usize) -> Result<Vec<Value>, Error> {
+        self.sequence(
+            depth,
+            b']',
+            "EOF while parsing a list",
+            "expected `,` or `]`",
+            |r| r.value(depth),
+        )
+    }
+
+    fn members(&mut self, depth: usize) -> Result<Vec<(String, Value)>, Error> {
+        let eof = "EOF while parsing an object";
+        self.sequence(depth, b'}', eof, "expected `,` or `}`", |r| {
+            match r.peek() {
+                Some(b'"') => {}
+                None => return Err(r.error(eof)),
+                Some(_) => return Err(r.error("key must be a string")),
+            }
+            let key = r.string()?;
+            r.skip_space();
+            match r.peek() {
+                Some(b':') => r.at += 1,
+                None => return Err(r.error(eof)),
+                Some(_) => return Err(r.error("expected `:`")),
+            }
+            Ok((key, r.value(depth)?))
+        })
+    }
+
+    /// The items of an array or object, at its opening bracket, up to `close`: each
+    /// read by `item`, separated by commas, none trailing.
+    fn sequence<T>(
+        &mut self,
+        depth: usize,
+        close: u8,
+        eof: &'static str,
+        expected: &'static str,
+        mut item: impl FnMut(&mut Self) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
         if depth >= MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
-        self.at += 1; // '['
+        self.at += 1; // '[' or '{'
         let mut items = Vec::new();
         self.skip_space();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
             return Ok(items);
         }
         loop {
-            items.push(self.value(depth)?);
+            items.push(item(self)?);
             self.skip_space();
             match self.peek() {
                 Some(b',') => {
                     self.at += 1;
                     self.skip_space();
-                    if self.peek() == Some(b']') {
+                    if self.peek() == Some(close) {
                         return Err(self.error("trailing comma"));
                     }
                 }
-                Some(b']') => {
+                Some(b) if b == close => {
                     self.at += 1;
                     return Ok(items);
                 }
-                None => return Err(self.error("EOF while parsing a list")),
-                Some(_) => return Err(self.error("expected `,` or `]`")),
-            }
-        }
-    }
-
-    fn members(&mut self, depth: usize) -> Result<Vec<(String, Value)>, Error> {
-        if depth >= MAX_DEPTH {
-            return Err(self.error("recursion limit exceeded"));
-        }
-        self.at += 1; // '{'
-        let mut members = Vec::new();
-        self.skip_space();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(members);
-        }
-        loop {
-            match self.peek() {
-                Some(b'"') => {}
-                None => return Err(self.error("EOF while parsing an object")),
-                Some(_) => return Err(self.error("key must be a string")),
-            }
-            let key = self.string()?;
-            self.skip_space();
-            match self.peek() {
-                Some(b':') => self.at += 1,
-                None => return Err(self.error("EOF while parsing an object")),
-                Some(_) => return Err(self.error("expected `:`")),
-            }
-            members.push((key, self.value(depth)?));
-            self.skip_space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_space();
-                    if self.peek() == Some(b'}') {
-                        return Err(self.error("trailing comma"));
-                    }
-                }
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(members);
-                }
-                None => return Err(self.error("EOF while parsing an object")),
-                Some(_) => return Err(self.error("expected `,` or `}`")),
+                None => return Err(self.error(eof)),
+                Some(_) => return Err(self.error(expected)),
             }
         }
     }
@@ -614,6 +582,17 @@ impl Reader<'_> {
             self.at += 1;
         }
         self.at - from
+    }
+
+    /// At least one digit (of a fraction or an exponent).
+    fn some_digits(&mut self) -> Result<(), Error> {
+        if self.digits() > 0 {
+            return Ok(());
+        }
+        Err(self.error(match self.peek() {
+            None => "EOF while parsing a value",
+            Some(_) => "invalid number",
+        }))
     }
 
     fn number(&mut self) -> Result<Number, Error> {
@@ -641,13 +620,7 @@ impl Reader<'_> {
         if self.peek() == Some(b'.') {
             whole = false;
             self.at += 1;
-            if self.digits() == 0 {
-                return Err(self.error(if self.peek().is_none() {
-                    "EOF while parsing a value"
-                } else {
-                    "invalid number"
-                }));
-            }
+            self.some_digits()?;
         }
         if let Some(b'e' | b'E') = self.peek() {
             whole = false;
@@ -655,13 +628,7 @@ impl Reader<'_> {
             if let Some(b'+' | b'-') = self.peek() {
                 self.at += 1;
             }
-            if self.digits() == 0 {
-                return Err(self.error(if self.peek().is_none() {
-                    "EOF while parsing a value"
-                } else {
-                    "invalid number"
-                }));
-            }
+            self.some_digits()?;
         }
         let text = &self.text[from..self.at];
         if whole {
