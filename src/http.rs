@@ -9,8 +9,17 @@ use bloomreach_import_core::{ledger, Reply};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
-/// Answers one request with the core's reply.
-pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
+/// The start of a request, decided before any I/O: most refusals (unknown route,
+/// missing or wrong token, a declared length over the limit) and the health check end
+/// here, answered without a promise or a trip through the microtask queue.
+pub enum Begun {
+    Done(Reply),
+    /// Work to await: [`finish`] it.
+    Pending(Box<Next>),
+}
+
+/// Runs the flow up to its first I/O.
+pub fn begin(req: &web_sys::Request, env: &Env) -> Begun {
     let lookup = EnvLookup::new(env);
     let (method, url) = (req.method(), req.url());
     let request_headers = req.headers();
@@ -20,9 +29,25 @@ pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
         url: &url,
         headers: &headers,
     };
+    match http_flow::begin(&head, &lookup, clock::now_ms()) {
+        // A record is only ever written after a ledger call; were there one, it would be
+        // written in `finish`.
+        Next::Done(finished) if finished.record.is_none() => {
+            if let Some(line) = &finished.log_line {
+                log::line(line);
+            }
+            Begun::Done(finished.reply)
+        }
+        Next::Panic => panic_on_request(),
+        next => Begun::Pending(Box::new(next)),
+    }
+}
+
+/// Drives a request begun with [`begin`] to its reply.
+pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Reply {
+    let lookup = EnvLookup::new(env);
     // Looked up once, and only for a start: other routes never need it.
     let mut ledger: Option<Option<Ledger>> = None;
-    let mut next = http_flow::begin(&head, &lookup, clock::now_ms());
     loop {
         next = match next {
             Next::ReadBody(awaiting) => {
@@ -43,9 +68,7 @@ pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
                 let result = upstream::send_with_retries(sending.request(), sending.limits()).await;
                 sending.on_result(&result, clock::now_ms())
             }
-            Next::Panic => {
-                panic!("panic requested through /__panic (PANIC_TEST_ROUTE is enabled)")
-            }
+            Next::Panic => panic_on_request(),
             Next::Done(finished) => {
                 if let (Some(record), Some(ledger)) =
                     (&finished.record, ledger.as_ref().and_then(Option::as_ref))
@@ -59,6 +82,10 @@ pub async fn handle(req: &web_sys::Request, env: &Env) -> Reply {
             }
         }
     }
+}
+
+fn panic_on_request() -> ! {
+    panic!("panic requested through /__panic (PANIC_TEST_ROUTE is enabled)")
 }
 
 /// The core's reply as a runtime response, with the headers every answer carries.

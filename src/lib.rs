@@ -59,19 +59,28 @@ pub use ledger::StartLedger;
 /// The HTTP handler. Every outcome is a JSON answer; a rejection only if the runtime
 /// itself refused to build a response.
 ///
-/// The whole request, from the ledger's record to the log line, runs under
-/// `ctx.waitUntil`: work still pending when a caller disconnects is otherwise
-/// cancelled (<https://developers.cloudflare.com/workers/runtime-apis/context/>), which
-/// could cut a start between Bloomreach's answer and its record. The caller still
-/// gets the same promise's answer when it stays.
+/// What needs no I/O (the health check and most refusals: unknown route, missing or
+/// wrong token, a declared length over the limit) is answered at once, a `Response`
+/// rather than a promise, which the runtime takes from a `fetch` handler alike
+/// (<https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/>).
+///
+/// The rest, from the ledger's record to the log line, runs under `ctx.waitUntil`: work
+/// still pending when a caller disconnects is otherwise cancelled
+/// (<https://developers.cloudflare.com/workers/runtime-apis/context/>), which could cut
+/// a start between Bloomreach's answer and its record. The caller still gets the same
+/// promise's answer when it stays.
 #[wasm_bindgen]
-pub fn fetch(req: web_sys::Request, env: Env, ctx: ExecutionContext) -> js_sys::Promise {
+pub fn fetch(req: web_sys::Request, env: Env, ctx: ExecutionContext) -> Result<JsValue, JsValue> {
+    let next = match http::begin(&req, &env) {
+        http::Begun::Done(reply) => return http::to_response(&reply).map(JsValue::from),
+        http::Begun::Pending(next) => next,
+    };
     let work = wasm_bindgen_futures::future_to_promise(async move {
-        let reply = http::handle(&req, &env).await;
+        let reply = http::finish(&req, &env, *next).await;
         http::to_response(&reply).map(JsValue::from)
     });
     ctx.wait_until(&work);
-    work
+    Ok(work.into())
 }
 
 /// The scheduled handler. It returns a rejected promise when any job failed, so the
