@@ -53,6 +53,39 @@ fn env_lookup_reads_strings_and_structured_vars_as_json() {
     assert_eq!(lookup.get("NUMBER"), None);
 }
 
+#[wasm_bindgen_test]
+fn env_lookup_reads_each_env_object_once_and_another_afresh() {
+    let first = env_of(&[("NAME", "first".into())]);
+    let second = env_of(&[("NAME", "second".into())]);
+    assert_eq!(EnvLookup::new(&first).get("NAME").as_deref(), Some("first"));
+    // The copy serves later requests handed the same object: workerd never changes an
+    // `env` in place, so a change made on it afterwards is not read again.
+    js_sys::Reflect::set(first.as_ref(), &"NAME".into(), &"changed".into()).unwrap();
+    assert_eq!(EnvLookup::new(&first).get("NAME").as_deref(), Some("first"));
+    // A binding change hands in a new object, which is read afresh; and so is the
+    // first one again after it.
+    assert_eq!(
+        EnvLookup::new(&second).get("NAME").as_deref(),
+        Some("second")
+    );
+    assert_eq!(
+        EnvLookup::new(&first).get("NAME").as_deref(),
+        Some("changed")
+    );
+}
+
+#[wasm_bindgen_test]
+fn env_lookup_reads_one_by_one_when_env_cannot_be_stringified() {
+    let throws = js_sys::Function::new_no_args("throw new Error('no JSON here')");
+    let binding = js_sys::Object::new();
+    js_sys::Reflect::set(&binding, &"toJSON".into(), &throws).unwrap();
+    let env = env_of(&[("NAME", "value".into()), ("SERVICE", binding.into())]);
+    assert!(js_sys::JSON::stringify(env.as_ref()).is_err());
+    let lookup = EnvLookup::new(&env);
+    assert_eq!(lookup.get("NAME").as_deref(), Some("value"));
+    assert_eq!(lookup.get("MISSING"), None);
+}
+
 fn request_with_body(body: &str) -> web_sys::Request {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
