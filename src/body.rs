@@ -5,22 +5,16 @@ use bloomreach_import_core::TriggerError;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// Reads the body, at most [`MAX_BODY_BYTES`]. A body whose declared length is within
-/// the limit (the runtime holds it to that length) is read in one `arrayBuffer()`;
-/// any other is read chunk by chunk, stopping and cancelling the stream as soon as it
-/// passes the limit.
-pub async fn read_limited(req: &web_sys::Request) -> Result<Vec<u8>, TriggerError> {
+/// Reads the body, at most [`MAX_BODY_BYTES`]: in one `arrayBuffer()` when `whole`
+/// (the core's `AwaitingBody::length_declared`: a length within the limit was
+/// declared, and the runtime holds the body to it), otherwise chunk by chunk, stopping
+/// and cancelling the stream as soon as it passes the limit.
+pub async fn read_limited(req: &web_sys::Request, whole: bool) -> Result<Vec<u8>, TriggerError> {
     let Some(stream) = req.body() else {
         return Ok(Vec::new());
     };
     let unreadable = |_: JsValue| TriggerError::invalid("body", "could not be read");
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n <= MAX_BODY_BYTES) {
+    if whole {
         let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?)
             .await
             .map_err(unreadable)?;

@@ -51,7 +51,7 @@ pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Reply 
     loop {
         next = match next {
             Next::ReadBody(awaiting) => {
-                let body = body::read_limited(req).await;
+                let body = body::read_limited(req, awaiting.length_declared()).await;
                 let has_ledger = ledger
                     .get_or_insert_with(|| Ledger::from_env(env))
                     .is_some();

@@ -71,10 +71,6 @@ pub struct StartLedger {
     storage: DurableObjectStorage,
 }
 
-fn now_ms() -> f64 {
-    js_sys::Date::now().max(0.0)
-}
-
 /// The first value of the first row of `cursor`'s rows, under `column`.
 fn first(rows: js_sys::Array, column: &str) -> JsValue {
     js_sys::Reflect::get(&rows.get(0), &column.into()).unwrap_or(JsValue::UNDEFINED)
@@ -100,7 +96,7 @@ fn decide(storage: &DurableObjectStorage, call: &str) -> Result<(String, Option<
         .exec1("SELECT body FROM records WHERE name = ?", &name)?
         .to_array();
     let stored = first(rows, "body").as_string();
-    let applied = ledger::apply(stored.as_deref(), call, now_ms() as u64);
+    let applied = ledger::apply(stored.as_deref(), call, crate::clock::now_ms());
     let mut alarm = None;
     match &applied.write {
         Write::Nothing => {}
@@ -158,7 +154,7 @@ impl StartLedger {
             sql.exec0(SCHEMA)?;
             sql.exec1(
                 "DELETE FROM records WHERE expires_at <= ?",
-                &JsValue::from_f64(now_ms()),
+                &JsValue::from_f64(crate::clock::now_ms() as f64),
             )?;
             if let Some(at) = earliest_expiry(&sql)? {
                 JsFuture::from(storage.set_alarm(at)).await?;

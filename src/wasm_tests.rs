@@ -95,17 +95,23 @@ fn request_with_body(body: &str) -> web_sys::Request {
 
 #[wasm_bindgen_test]
 async fn bodies_are_read_whole_up_to_the_limit() {
-    let body = crate::body::read_limited(&request_with_body(r#"{"path":"/x"}"#))
-        .await
-        .unwrap();
-    assert_eq!(body, br#"{"path":"/x"}"#);
-    let none = web_sys::Request::new_with_str("http://w.test/healthz").unwrap();
-    assert!(crate::body::read_limited(&none).await.unwrap().is_empty());
-    let big = "x".repeat(16 * 1024 + 1);
-    let error = crate::body::read_limited(&request_with_body(&big))
-        .await
-        .unwrap_err();
-    assert_eq!(error.code, ErrorCode::PayloadTooLarge);
+    // In chunks, and in one read (a declared length within the limit).
+    for whole in [false, true] {
+        let body = crate::body::read_limited(&request_with_body(r#"{"path":"/x"}"#), whole)
+            .await
+            .unwrap();
+        assert_eq!(body, br#"{"path":"/x"}"#);
+        let none = web_sys::Request::new_with_str("http://w.test/healthz").unwrap();
+        assert!(crate::body::read_limited(&none, whole)
+            .await
+            .unwrap()
+            .is_empty());
+        let big = "x".repeat(16 * 1024 + 1);
+        let error = crate::body::read_limited(&request_with_body(&big), whole)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, ErrorCode::PayloadTooLarge);
+    }
 }
 
 #[wasm_bindgen_test]

@@ -270,9 +270,7 @@ impl JobSending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attempts::Evidence;
     use crate::settings::*;
-    use crate::upstream_answer::Accepted;
     use serde_json::Value;
 
     const AT: i64 = 1_795_834_800_000; // 2026-11-28 03:00 UTC
@@ -299,12 +297,7 @@ mod tests {
     }
 
     fn ok() -> StartResult {
-        StartResult {
-            outcome: Ok(Accepted { status: 200 }),
-            attempts: 1,
-            attempts_ms: 9,
-            evidence: Evidence::Started,
-        }
+        crate::test_support::accepted(9)
     }
 
     #[test]

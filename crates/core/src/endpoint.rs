@@ -84,11 +84,14 @@ pub fn query_of(url: &str) -> Option<&str> {
     (!query.is_empty()).then_some(query)
 }
 
+/// A declared `Content-Length`, when it is a number.
+pub fn declared_length(content_length: Option<&str>) -> Option<u64> {
+    content_length.and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// Whether a declared `Content-Length` already exceeds the body limit.
 pub fn declared_length_too_large(content_length: Option<&str>) -> bool {
-    content_length
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    declared_length(content_length).is_some_and(|n| n > MAX_BODY_BYTES as u64)
 }
 
 /// The longest an HTTP start may take, whatever `UPSTREAM_DEADLINE_MS` says. The start

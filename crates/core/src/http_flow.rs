@@ -14,7 +14,7 @@ use crate::ids::ApiKind;
 use crate::ledger;
 use crate::log_line::TriggerLog;
 use crate::reply::Reply;
-use crate::request_body::too_large;
+use crate::request_body::{too_large, MAX_BODY_BYTES};
 use crate::retry::RetryLimits;
 use crate::settings::Lookup;
 use crate::upstream_request::UpstreamRequest;
@@ -137,13 +137,15 @@ pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
         Ok(caller) => trigger.cause = format!("http:{caller}"),
         Err(error) => return trigger.refuse(&error, now_ms),
     }
-    if endpoint::declared_length_too_large((head.headers)("content-length").as_deref()) {
+    let declared = endpoint::declared_length((head.headers)("content-length").as_deref());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return trigger.refuse(&too_large(), now_ms);
     }
     Next::ReadBody(AwaitingBody {
         trigger,
         query: endpoint::query_of(head.url).map(str::to_owned),
         key: (head.headers)(idempotency::HEADER),
+        length_declared: declared.is_some(),
     })
 }
 
@@ -153,9 +155,17 @@ pub struct AwaitingBody {
     trigger: Trigger,
     query: Option<String>,
     key: Option<String>,
+    length_declared: bool,
 }
 
 impl AwaitingBody {
+    /// Whether the request declared a length within the limit: the runtime holds a body
+    /// to its declared length, so it can be read whole in one call; any other body is
+    /// read in chunks and stopped at the limit.
+    pub fn length_declared(&self) -> bool {
+        self.length_declared
+    }
+
     /// Takes the body (or the error reading it gave: too large, unreadable). `ledger` is
     /// whether the deployment has the `START_LEDGER` binding.
     pub fn on_body(
@@ -331,10 +341,8 @@ impl Sending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attempts::Evidence;
     use crate::settings::*;
     use crate::test_support::deployment as env;
-    use crate::upstream_answer::Accepted;
     use serde_json::Value;
 
     const URL: &str = "https://w.example/imports/imp-1/start";
@@ -400,12 +408,7 @@ mod tests {
     }
 
     fn ok_result() -> StartResult {
-        StartResult {
-            outcome: Ok(Accepted { status: 200 }),
-            attempts: 1,
-            attempts_ms: 40,
-            evidence: Evidence::Started,
-        }
+        crate::test_support::accepted(40)
     }
 
     #[test]

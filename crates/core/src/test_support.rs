@@ -27,3 +27,13 @@ pub(crate) fn deployment(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<Stri
     pairs.extend_from_slice(extra);
     lookup(&pairs)
 }
+
+/// A start Bloomreach accepted (200) at the first attempt, which took `attempts_ms`.
+pub(crate) fn accepted(attempts_ms: u64) -> crate::attempts::StartResult {
+    crate::attempts::StartResult {
+        outcome: Ok(crate::upstream_answer::Accepted { status: 200 }),
+        attempts: 1,
+        attempts_ms,
+        evidence: crate::attempts::Evidence::Started,
+    }
+}
