@@ -4,12 +4,13 @@
 //! to do, calls `fetch` and the timers the core asks for, and writes the answer and
 //! the log line the core built. Nothing here decides.
 //!
-//! The `fetch` and `scheduled` entry points are plain `wasm_bindgen` exports over
-//! `web_sys` types rather than `#[event(...)]` handlers: the macros' `worker::Request`,
-//! `worker::Response` and `worker::Error` pull in the router, URL parsing and every
-//! error message of the `worker` crate (about 40 KB of wasm), and the scheduled macro
-//! cannot report a failed event. `worker` still provides `Env` and the timer
-//! (`Delay`). src/entry.mjs is the JavaScript module workerd loads.
+//! The runtime APIs come from workers-rs (`worker`): the `#[event(fetch)]` handler, its
+//! `Context::wait_until`, `Env`, the `#[durable_object]` ledger with its SQL storage and
+//! alarm, `Fetch`, `RequestInit` and `Delay`. The fetch handler takes and returns
+//! `web_sys` types (which workers-rs accepts), so no router is involved. Two APIs are
+//! bound by hand because workers-rs 0.8 lacks them (see [`scheduled`]). src/entry.mjs
+//! is the JavaScript module workerd loads; it also rebuilds the ledger object after a
+//! panic (docs/architecture.md, "Panics").
 
 mod body;
 mod clock;
@@ -24,7 +25,7 @@ mod upstream;
 mod wasm_tests;
 
 use wasm_bindgen::prelude::*;
-use worker::Env;
+use worker::{event, Context, Env};
 
 /// Installs the panic hook once per instance: a panic is logged as one JSON line (no
 /// request data, so no secret), and wasm-bindgen is told to reinitialise the instance
@@ -39,12 +40,9 @@ fn install_panic_hook() {
 
 #[wasm_bindgen]
 extern "C" {
-    /// The invocation's context (`ctx`).
-    pub type ExecutionContext;
-    #[wasm_bindgen(method, js_name = waitUntil)]
-    fn wait_until(this: &ExecutionContext, promise: &js_sys::Promise);
-
-    /// The scheduled event's controller. `worker-sys` has no binding for `noRetry`.
+    /// The scheduled event's controller. workers-rs 0.8's `#[event(scheduled)]` drops
+    /// both the handler's result and the controller, and `worker-sys` binds no
+    /// `noRetry()`: this binding can go when workers-rs can fail an event and call it.
     pub type ScheduledController;
     #[wasm_bindgen(method, getter)]
     fn cron(this: &ScheduledController) -> Option<String>;
@@ -56,36 +54,40 @@ extern "C" {
 
 pub use ledger::StartLedger;
 
-/// The HTTP handler. Every outcome is a JSON answer; a rejection only if the runtime
-/// itself refused to build a response.
+/// The HTTP handler. Every outcome is a JSON answer; an `Err` (the runtime refused to
+/// build a response) becomes workers-rs's plain 500.
 ///
 /// What needs no I/O (the health check and most refusals: unknown route, missing or
-/// wrong token, a declared length over the limit) is answered at once, a `Response`
-/// rather than a promise, which the runtime takes from a `fetch` handler alike
-/// (<https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/>).
+/// wrong token, a declared length over the limit) is answered at once.
 ///
 /// The rest, from the ledger's record to the log line, runs under `ctx.waitUntil`: work
 /// still pending when a caller disconnects is otherwise cancelled
 /// (<https://developers.cloudflare.com/workers/runtime-apis/context/>), which could cut
 /// a start between Bloomreach's answer and its record. The caller still gets the same
-/// promise's answer when it stays.
-#[wasm_bindgen]
-pub fn fetch(req: web_sys::Request, env: Env, ctx: ExecutionContext) -> Result<JsValue, JsValue> {
+/// work's answer when it stays.
+#[event(fetch)]
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let next = match http::begin(&req, &env) {
-        http::Begun::Done(reply) => return http::to_response(&reply).map(JsValue::from),
+        http::Begun::Done(reply) => return Ok(http::to_response(&reply)?),
         http::Begun::Pending(next) => next,
     };
     let work = wasm_bindgen_futures::future_to_promise(async move {
         let reply = http::finish(&req, &env, *next).await;
         http::to_response(&reply).map(JsValue::from)
     });
-    ctx.wait_until(&work);
-    Ok(work.into())
+    let kept = wasm_bindgen_futures::JsFuture::from(work.clone());
+    ctx.wait_until(async move {
+        // The answer goes to the caller below; here the work is only kept alive.
+        let _ = kept.await;
+    });
+    let answer = wasm_bindgen_futures::JsFuture::from(work).await?;
+    Ok(answer.unchecked_into())
 }
 
-/// The scheduled handler. It returns a rejected promise when any job failed, so the
-/// runtime (and the dashboard) records the event as an exception, and calls
-/// `noRetry()` when the core says a redelivery could start nothing useful.
+/// The scheduled handler, exported by hand (see [`ScheduledController`]). It returns a
+/// rejected promise when any job failed, so the runtime (and the dashboard) records
+/// the event as an exception, and calls `noRetry()` when the core says a redelivery
+/// could start nothing useful.
 #[wasm_bindgen]
 pub async fn scheduled(
     controller: ScheduledController,
@@ -108,8 +110,8 @@ pub async fn scheduled(
     }
 }
 
-/// talc instead of Rust's default dlmalloc: about 5 KB less wasm, and it is made
-/// for single-threaded WebAssembly. Only on wasm; host builds keep the system's.
+/// talc instead of Rust's default dlmalloc: it is made for single-threaded WebAssembly
+/// (and a few KB smaller). Only on wasm; host builds keep the system's.
 #[cfg(target_family = "wasm")]
 #[global_allocator]
 // SAFETY: `new_global` requires single-threaded WebAssembly, which this is: workerd

@@ -1,15 +1,16 @@
 //! Sending a start to Bloomreach with the runtime's `fetch` and timers, as the core's
 //! [`Attempts`] asks: each attempt aborted after its timeout, waits between attempts.
-//! The timeout is the runtime's own `AbortSignal.timeout`, which also bounds reading
-//! the answer's body.
+//! workers-rs's `Fetch` with `RequestInit` (redirects not followed) and `Delay`; the
+//! timeout is the runtime's own `AbortSignal.timeout`, which also bounds reading the
+//! answer's body (workers-rs 0.8 has no constructor for it: `web_sys`'s is used).
 
+use crate::body::read_capped;
 use bloomreach_import_core::{
-    AttemptOutcome, Attempts, RetryLimits, StartResult, Step, UpstreamRequest,
+    AttemptOutcome, Attempts, RetryLimits, StartResult, Step, UpstreamRequest, ANSWER_READ_LIMIT,
 };
 use std::time::Duration;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use worker::Delay;
+use wasm_bindgen::JsValue;
+use worker::{AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 /// Makes the start, retrying where the core says, and returns the final outcome.
 pub async fn send_with_retries(request: &UpstreamRequest, limits: RetryLimits) -> StartResult {
@@ -31,11 +32,10 @@ pub async fn send_with_retries(request: &UpstreamRequest, limits: RetryLimits) -
     }
 }
 
-/// One attempt, bounded by `timeout_ms` from sending to the last byte of the answer:
-/// the runtime's own `AbortSignal.timeout` aborts both the call and the body's reading.
+/// One attempt, bounded by `timeout_ms` from sending to the last byte of the answer.
 async fn attempt(request: &UpstreamRequest, timeout_ms: u64) -> AttemptOutcome {
     let signal = web_sys::AbortSignal::timeout_with_f64(timeout_ms as f64);
-    let outcome = exchange(request, &signal).await;
+    let outcome = exchange(request, &AbortSignal::from(signal.clone())).await;
     match outcome {
         AttemptOutcome::Failed { .. } | AttemptOutcome::NotSent { .. } if signal.aborted() => {
             AttemptOutcome::TimedOut
@@ -44,42 +44,44 @@ async fn attempt(request: &UpstreamRequest, timeout_ms: u64) -> AttemptOutcome {
     }
 }
 
-async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> AttemptOutcome {
-    let not_sent = |e: JsValue| AttemptOutcome::not_sent(&describe(&e));
-    let init = web_sys::RequestInit::new();
-    init.set_method(request.method);
-    let headers = match web_sys::Headers::new() {
-        Ok(h) => h,
-        Err(e) => return not_sent(e),
-    };
+/// The runtime's request for `request`; an error names what it refused, never a value
+/// (a header's may be the authorization).
+fn build(request: &UpstreamRequest) -> Result<Request, String> {
+    let headers = Headers::new();
     for (name, value) in request.headers() {
-        if headers.set(name, value).is_err() {
-            // Never echo the value: it may be the authorization.
-            return AttemptOutcome::not_sent(&format!("the runtime refused the {name} header"));
-        }
+        headers
+            .set(name, value)
+            .map_err(|_| format!("the runtime refused the {name} header"))?;
     }
-    init.set_headers(&headers);
-    if let Some(body) = &request.body {
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_signal(Some(signal));
-    // Never follow a redirect: the core reads a 3xx as an error (docs/behaviour.md).
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = match JsFuture::from(global.fetch_with_str_and_init(&request.url, &init)).await {
-        Ok(r) => r.unchecked_into::<web_sys::Response>(),
-        Err(e) => return classify_failure(&e),
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(request.method.to_owned()))
+        .with_headers(headers)
+        // Never follow a redirect: the core reads a 3xx as an error (docs/behaviour.md).
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(request.body.as_deref().map(JsValue::from_str));
+    Request::new_with_init(&request.url, &init).map_err(|e| e.to_string())
+}
+
+async fn exchange(request: &UpstreamRequest, signal: &AbortSignal) -> AttemptOutcome {
+    let outbound = match build(request) {
+        Ok(outbound) => outbound,
+        Err(reason) => return AttemptOutcome::not_sent(&reason),
     };
-    let status = response.status();
+    let response = match Fetch::Request(outbound).send_with_signal(signal).await {
+        Ok(response) => response,
+        Err(error) => return AttemptOutcome::from_fetch_error(None, &describe(error)),
+    };
+    let status = response.status_code();
     let retry_after = response.headers().get("retry-after").ok().flatten();
-    // The status decides the outcome; a body cut off midway (or by the timeout)
-    // leaves what was read.
-    let body = match response.array_buffer() {
-        Ok(promise) => match JsFuture::from(promise).await {
-            Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-            Err(_) => Vec::new(),
-        },
-        Err(_) => Vec::new(),
+    // The status decides the outcome. Of the body, only what the core reads is read
+    // (ANSWER_READ_LIMIT); one cut off midway (or by the timeout) leaves what was read.
+    let raw: web_sys::Response = response.into();
+    let body = match raw.body() {
+        Some(stream) => read_capped(stream, ANSWER_READ_LIMIT)
+            .await
+            .map(|read| read.bytes)
+            .unwrap_or_default(),
+        None => Vec::new(),
     };
     AttemptOutcome::Answered {
         status,
@@ -88,15 +90,13 @@ async fn exchange(request: &UpstreamRequest, signal: &web_sys::AbortSignal) -> A
     }
 }
 
-/// A rejected `fetch`, read by the core (workerd gives a message, no error code).
-fn classify_failure(error: &JsValue) -> AttemptOutcome {
-    AttemptOutcome::from_fetch_error(None, &describe(error))
-}
-
-fn describe(error: &JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned())
+/// A rejected `fetch`'s message (workerd gives a message, no error code).
+fn describe(error: worker::Error) -> String {
+    match error {
+        worker::Error::UnknownJsError { message, .. } | worker::Error::JsError(message) => message,
+        worker::Error::Internal(value) => value
+            .as_string()
+            .unwrap_or_else(|| "unknown error".to_owned()),
+        other => other.to_string(),
+    }
 }

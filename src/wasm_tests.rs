@@ -4,7 +4,7 @@
 
 use crate::concurrency::map_bounded;
 use crate::env_lookup::EnvLookup;
-use bloomreach_import_core::{ErrorCode, Lookup, Reply};
+use bloomreach_import_core::{ErrorCode, Lookup, Reply, SettingValue};
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
@@ -36,54 +36,84 @@ fn env_of(pairs: &[(&str, JsValue)]) -> Env {
 }
 
 #[wasm_bindgen_test]
-fn env_lookup_reads_strings_and_structured_vars_as_json() {
+fn env_lookup_keeps_each_value_with_its_type() {
     let table = js_sys::JSON::parse(r#"{"0 3 * * *":[{"import_id":"a"}]}"#).unwrap();
     let env = env_of(&[
         ("NAME", "value".into()),
         ("SCHEDULES", table),
-        ("NUMBER", 5.into()),
+        ("NUMBER", 5000.into()),
+        ("FLAG", false.into()),
+        ("NOTHING", JsValue::NULL),
     ]);
     let lookup = EnvLookup::new(&env);
-    assert_eq!(lookup.get("NAME").as_deref(), Some("value"));
+    assert_eq!(lookup.get("NAME"), Some(SettingValue::Text("value".into())));
     assert_eq!(
-        lookup.get("SCHEDULES").as_deref(),
-        Some(r#"{"0 3 * * *":[{"import_id":"a"}]}"#)
+        lookup.get("SCHEDULES"),
+        Some(SettingValue::Structured(
+            r#"{"0 3 * * *":[{"import_id":"a"}]}"#.into()
+        ))
     );
+    assert_eq!(lookup.get("NUMBER"), Some(SettingValue::Number(5000.0)));
+    assert_eq!(lookup.get("FLAG"), Some(SettingValue::Bool(false)));
+    assert_eq!(lookup.get("NOTHING"), None);
     assert_eq!(lookup.get("MISSING"), None);
-    assert_eq!(lookup.get("NUMBER"), None);
 }
 
 #[wasm_bindgen_test]
 fn env_lookup_reads_each_env_object_once_and_another_afresh() {
+    let text = |value: &str| Some(SettingValue::Text(value.into()));
     let first = env_of(&[("NAME", "first".into())]);
     let second = env_of(&[("NAME", "second".into())]);
-    assert_eq!(EnvLookup::new(&first).get("NAME").as_deref(), Some("first"));
-    // The copy serves later requests handed the same object: workerd never changes an
-    // `env` in place, so a change made on it afterwards is not read again.
+    assert_eq!(EnvLookup::new(&first).get("NAME"), text("first"));
+    // What was read serves later requests handed the same object: workerd never
+    // changes an `env` in place, so a change made on it afterwards is not read again.
     js_sys::Reflect::set(first.as_ref(), &"NAME".into(), &"changed".into()).unwrap();
-    assert_eq!(EnvLookup::new(&first).get("NAME").as_deref(), Some("first"));
+    assert_eq!(EnvLookup::new(&first).get("NAME"), text("first"));
     // A binding change hands in a new object, which is read afresh; and so is the
     // first one again after it.
-    assert_eq!(
-        EnvLookup::new(&second).get("NAME").as_deref(),
-        Some("second")
+    assert_eq!(EnvLookup::new(&second).get("NAME"), text("second"));
+    assert_eq!(EnvLookup::new(&first).get("NAME"), text("changed"));
+}
+
+/// A stream of `chunks` chunks of 1000 bytes each, counting the chunks pulled from it
+/// and whether it was cancelled, in `stats`.
+fn counted_stream(chunks: u32, stats: &js_sys::Object) -> web_sys::ReadableStream {
+    let make = js_sys::Function::new_with_args(
+        "chunks, stats",
+        "stats.pulled = 0; stats.cancelled = false;
+         return new ReadableStream({
+           pull(c) { if (stats.pulled === chunks) { c.close(); return; }
+                     stats.pulled++; c.enqueue(new Uint8Array(1000).fill(7)); },
+           cancel() { stats.cancelled = true; },
+         }, { highWaterMark: 0 });",
     );
-    assert_eq!(
-        EnvLookup::new(&first).get("NAME").as_deref(),
-        Some("changed")
-    );
+    make.call2(&JsValue::UNDEFINED, &chunks.into(), stats)
+        .unwrap()
+        .unchecked_into()
+}
+
+fn stat(stats: &js_sys::Object, name: &str) -> JsValue {
+    js_sys::Reflect::get(stats, &name.into()).unwrap()
 }
 
 #[wasm_bindgen_test]
-fn env_lookup_reads_one_by_one_when_env_cannot_be_stringified() {
-    let throws = js_sys::Function::new_no_args("throw new Error('no JSON here')");
-    let binding = js_sys::Object::new();
-    js_sys::Reflect::set(&binding, &"toJSON".into(), &throws).unwrap();
-    let env = env_of(&[("NAME", "value".into()), ("SERVICE", binding.into())]);
-    assert!(js_sys::JSON::stringify(env.as_ref()).is_err());
-    let lookup = EnvLookup::new(&env);
-    assert_eq!(lookup.get("NAME").as_deref(), Some("value"));
-    assert_eq!(lookup.get("MISSING"), None);
+async fn a_stream_is_read_up_to_its_limit_and_cancelled_past_it() {
+    let stats = js_sys::Object::new();
+    let read = crate::body::read_capped(counted_stream(100, &stats), 2500)
+        .await
+        .unwrap();
+    assert_eq!((read.bytes.len(), read.over), (2500, true));
+    assert!(read.bytes.iter().all(|b| *b == 7));
+    // Three chunks hold the 2,500 bytes: nothing after them was pulled.
+    assert_eq!(stat(&stats, "pulled").as_f64(), Some(3.0));
+    assert_eq!(stat(&stats, "cancelled").as_bool(), Some(true));
+
+    let stats = js_sys::Object::new();
+    let read = crate::body::read_capped(counted_stream(3, &stats), 3000)
+        .await
+        .unwrap();
+    assert_eq!((read.bytes.len(), read.over), (3000, false));
+    assert_eq!(stat(&stats, "cancelled").as_bool(), Some(false));
 }
 
 fn request_with_body(body: &str) -> web_sys::Request {
@@ -116,13 +146,7 @@ async fn bodies_are_read_whole_up_to_the_limit() {
 
 #[wasm_bindgen_test]
 async fn replies_become_json_responses_with_their_headers() {
-    let mut reply = Reply::json(
-        503,
-        &bloomreach_import_core::json_object([(
-            "ok",
-            bloomreach_import_core::json::Value::from(false),
-        )]),
-    );
+    let mut reply = Reply::json(503, &serde_json::json!({ "ok": false }));
     reply.headers.push(("retry-after", "7".into()));
     let response = crate::http::to_response(&reply).unwrap();
     assert_eq!(response.status(), 503);

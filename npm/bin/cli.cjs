@@ -5,42 +5,69 @@
 // Credentials and account come from BLOOMREACH_API_KEY_ID, BLOOMREACH_API_SECRET,
 // BLOOMREACH_PROJECT_TOKEN and/or BLOOMREACH_WORKSPACE_ID (or --workspace), and
 // (optionally) BLOOMREACH_API_BASE.
-// Exit status: 0 started, 2 invalid input, 3 Bloomreach refused the start,
-// 4 Bloomreach refused the credentials, 5 Bloomreach failed or was unreachable.
+// Exit status: 0 started (or --help, --version), 2 invalid input (a usage error
+// included), 3 Bloomreach refused the start, 4 Bloomreach refused the credentials,
+// 5 Bloomreach failed or was unreachable.
+const util = require("node:util");
 const api = require("../index.cjs");
 
 const USAGE = `usage: bloomreach-import-trigger start <import_id> [--path P] [--no-test-connection]
                                  [--api data-v1|imports-v1|data-hub] [--workspace ID]
                                  [--dry-run] [--json]
        bloomreach-import-trigger --version
+       bloomreach-import-trigger --help
+options take their value as the next argument or after "=": --path P, --path=P
 environment: BLOOMREACH_API_KEY_ID, BLOOMREACH_API_SECRET, and BLOOMREACH_PROJECT_TOKEN
              (a project) or BLOOMREACH_WORKSPACE_ID (a Data hub workspace; --workspace
-             overrides it), BLOOMREACH_API_BASE (optional)`;
+             overrides it), BLOOMREACH_API_BASE (optional)
+exit status: 0 started, 2 invalid input, 3 Bloomreach refused the start,
+             4 Bloomreach refused the credentials, 5 Bloomreach failed or was unreachable`;
+
+// node:util's parseArgs (stable since Node 20.0; the package needs 20.9) in strict mode: an
+// unknown option, a value given to a flag, or an option missing its value throws an
+// error with a `code` starting ERR_PARSE_ARGS_, and Node's message names the option.
+// `--no-test-connection` is an option of its own: parseArgs' allowNegative needs
+// Node 22.4.
+const OPTIONS = {
+  path: { type: "string" },
+  api: { type: "string" },
+  workspace: { type: "string" },
+  "no-test-connection": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  json: { type: "boolean" },
+  version: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
 
 function parseArgs(argv) {
-  const args = { json: false, dryRun: false };
-  const rest = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === "--path") args.path = value();
-    else if (a === "--api") args.api = value();
-    else if (a === "--workspace") args.workspaceId = value();
-    else if (a === "--version") args.version = true;
-    else if (a === "--no-test-connection") args.testConnection = false;
-    else if (a === "--dry-run") args.dryRun = true;
-    else if (a === "--json") args.json = true;
-    else if (a === "-h" || a === "--help") args.help = true;
-    else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
-    else rest.push(a);
+  let parsed;
+  try {
+    parsed = util.parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    if (!(e && typeof e.code === "string" && e.code.startsWith("ERR_PARSE_ARGS_"))) throw e;
+    // Node's two commonest messages, shortened to this CLI's wording; any other (or a
+    // future Node's rewording) is shown as Node gives it.
+    const unknown = /^Unknown option '([^']+)'/.exec(e.message);
+    const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(e.message);
+    if (unknown) throw new Error(`unknown option ${unknown[1]}`);
+    if (missing) throw new Error(`${missing[1]} needs a value`);
+    throw new Error(e.message);
   }
+  const { values, positionals } = parsed;
+  const args = {
+    json: values.json === true,
+    dryRun: values["dry-run"] === true,
+    help: values.help === true,
+    version: values.version === true,
+    path: values.path,
+    api: values.api,
+    workspaceId: values.workspace,
+    ...(values["no-test-connection"] ? { testConnection: false } : {}),
+  };
   if (!args.help && !args.version) {
-    if (rest[0] !== "start") throw new Error("the only command is: start <import_id>");
-    if (rest.length !== 2) throw new Error("start takes exactly one import id");
-    args.importId = rest[1];
+    if (positionals[0] !== "start") throw new Error("the only command is: start <import_id>");
+    if (positionals.length !== 2) throw new Error("start takes exactly one import id");
+    args.importId = positionals[1];
   }
   return args;
 }

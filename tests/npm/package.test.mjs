@@ -134,9 +134,9 @@ it("an injected fetch is used", async () => {
 
 const cliEnv = () => ({ BLOOMREACH_PROJECT_TOKEN: "proj-1", BLOOMREACH_API_KEY_ID: KEY, BLOOMREACH_API_SECRET: SECRET, BLOOMREACH_API_BASE: standin.url });
 /** Runs the installed CLI without blocking this process (the stand-in lives here). */
-function cli(args, env = cliEnv()) {
+function cli(args, env = cliEnv(), node = NODE22) {
   return new Promise((resolve) => {
-    const child = spawn(NODE22, [path.join(dir, "node_modules/.bin/bloomreach-import-trigger"), ...args], { cwd: dir, env: { ...process.env, ...env } });
+    const child = spawn(node, [path.join(dir, "node_modules/.bin/bloomreach-import-trigger"), ...args], { cwd: dir, env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => { stdout += d; });
@@ -250,4 +250,131 @@ it("startImport never follows a redirect: 502-style upstream_error naming the st
   assert.equal(result.attempts, 1);
   assert.match(result.message, /^Bloomreach answered 302: a redirect/);
   assert.deepEqual(standin.requests.map((r) => `${r.method} ${r.path}`), [`POST /data/v1/projects/proj-1/imports/redirect_n1/start`]);
+});
+
+for (const [name, node] of [["Node 22", NODE22], ["Node 20.9", NODE20]]) {
+  it(`${name}: the CLI refuses an unknown option, clearly, with the usage exit code 2 and nothing sent`, async () => {
+    for (const [args, shown] of [
+      [["start", "ok_cliunk", "--colour"], "--colour"],
+      [["start", "ok_cliunk", "-x"], "-x"],
+      [["--colour", "start", "ok_cliunk"], "--colour"],
+      [["start", "ok_cliunk", "--dry-run=yes"], "--dry-run"],
+    ]) {
+      const r = await cli(args, cliEnv(), node);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.ok(r.stderr.includes(shown), `${args.join(" ")}: the message names ${shown}: ${r.stderr}`);
+      assert.match(r.stderr, /usage: bloomreach-import-trigger start <import_id>/);
+      assert.equal(r.stdout, "");
+    }
+    assert.match((await cli(["start", "ok_cliunk", "--colour"], cliEnv(), node)).stderr, /^unknown option --colour\n/);
+    assert.match((await cli(["start", "ok_cliunk", "--json=yes"], cliEnv(), node)).stderr, /'--json' does not take an argument/);
+    assert.equal(standin.for("ok_cliunk").length, 0);
+  });
+
+  it(`${name}: the CLI refuses an option missing its value instead of taking the next option as it`, async () => {
+    const last = await cli(["start", "ok_climiss", "--path"], cliEnv(), node);
+    assert.equal(last.status, 2, last.stdout + last.stderr);
+    assert.match(last.stderr, /^--path needs a value\n/);
+    for (const args of [["start", "ok_climiss", "--dry-run", "--path", "--json"], ["start", "ok_climiss", "--api", "--dry-run"], ["start", "ok_climiss", "--workspace", "--json"]]) {
+      const r = await cli(args, cliEnv(), node);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`'${args.at(-2)}' argument is ambiguous`), r.stderr);
+      assert.equal(r.stdout, "");
+    }
+    assert.equal(standin.for("ok_climiss").length, 0);
+  });
+
+  it(`${name}: the CLI takes --option=value as well as --option value`, async () => {
+    const path = "https://files.example.com/x.csv?day=2026-12-01&a=b";
+    const r = await cli(["start", "ok_clieq", `--path=${path}`, "--api=imports-v1", "--no-test-connection", "--json"], cliEnv(), node);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { ok: true, status: 200, attempts: 1 });
+    const [got] = standin.for("ok_clieq");
+    assert.equal(got.path, "/imports/v1/proj-1/ok_clieq/run");
+    assert.deepEqual(JSON.parse(got.body), { path_to_overwrite: path, test_connection: false });
+    const ws = await cli(["start", "ok_clieq2", "--workspace=ws-eq", "--path=-leading-dash.csv", "--dry-run", "--json"], cliEnv(), node);
+    assert.equal(ws.status, 0, ws.stderr);
+    const { request } = JSON.parse(ws.stdout);
+    assert.equal(request.url, `${standin.url}/data/v1/projects/proj-1/imports/ok_clieq2/start`, "a project token in the environment keeps data-v1");
+    assert.equal(JSON.parse(request.body).path, "-leading-dash.csv");
+    const hub = await cli(["start", "ok_clieq3", "--workspace=ws-eq", "--api=data-hub", "--dry-run", "--json"], cliEnv(), node);
+    assert.equal(JSON.parse(hub.stdout).request.url, `${standin.url}/data/v2/workspaces/ws-eq/imports/ok_clieq3/start`, hub.stderr);
+  });
+}
+
+it("the CLI prints its usage with --help and -h, on stdout, exit 0", async () => {
+  for (const args of [["--help"], ["-h"], ["start", "x", "--help"]]) {
+    const r = await cli(args);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^usage: bloomreach-import-trigger start <import_id>/);
+    for (const option of ["--path", "--no-test-connection", "--api", "--workspace", "--dry-run", "--json", "--version", "--help"]) {
+      assert.ok(r.stdout.includes(option), `the usage names ${option}`);
+    }
+    assert.equal(r.stderr, "");
+  }
+});
+
+// A fresh clone has no npm/wasm/, npm/index.d.mts or npm/LICENSE (git-ignored build
+// outputs of scripts/build-npm): `npm pack` or `npm publish` in npm/ must refuse
+// rather than ship a package whose `require` fails. The clone is simulated by copying
+// the committed sources the check reads, in the repository's layout, into a temp dir.
+it("npm pack in npm/ of a fresh clone refuses, naming what is missing and the command that builds it; once built it packs", () => {
+  const clone = fs.mkdtempSync(path.join(os.tmpdir(), "bit-clone-"));
+  try {
+    const outputs = new Set(["wasm", "pkg", "node_modules", "index.d.mts", "LICENSE"]);
+    fs.cpSync(path.join(root, "npm"), path.join(clone, "npm"), { recursive: true, filter: (src) => !outputs.has(path.relative(path.join(root, "npm"), src)) });
+    for (const f of ["Cargo.toml", "Cargo.lock", "LICENSE", "crates/js/Cargo.toml", "crates/js/src", "crates/core/Cargo.toml", "crates/core/src"]) {
+      fs.cpSync(path.join(root, f), path.join(clone, f), { recursive: true });
+    }
+    const dest = path.join(clone, "out");
+    fs.mkdirSync(dest);
+    const pack = () => spawnSync("npm", ["pack", "--json", "--pack-destination", dest, "--loglevel=error"], { cwd: path.join(clone, "npm"), encoding: "utf8" });
+    const tarballs = () => fs.readdirSync(dest).filter((f) => f.endsWith(".tgz"));
+
+    const fresh = pack();
+    assert.notEqual(fresh.status, 0, "npm pack of an unbuilt package must fail");
+    for (const f of ["npm/wasm/node/bloomreach_import_trigger_js.js", "npm/wasm/node/bloomreach_import_trigger_js_bg.wasm", "npm/wasm/bundler/bloomreach_import_trigger_js.js", "npm/wasm/bundler/bloomreach_import_trigger_js_bg.wasm", "npm/index.d.mts", "npm/LICENSE"]) {
+      assert.ok(fresh.stderr.includes(f), `the refusal names ${f}: ${fresh.stderr}`);
+    }
+    assert.match(fresh.stderr, /refusing to pack/);
+    assert.ok(fresh.stderr.includes("`bash scripts/build-npm` from the repository root"), fresh.stderr);
+    assert.deepEqual(tarballs(), []);
+
+    // Built (the outputs of this checkout's scripts/build-npm, newer than the sources): it packs them.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const age = (dir) => {
+      for (const f of fs.readdirSync(dir, { recursive: true })) fs.utimesSync(path.join(dir, f), hourAgo, hourAgo);
+    };
+    age(path.join(clone, "crates"));
+    for (const f of ["Cargo.toml", "Cargo.lock"]) fs.utimesSync(path.join(clone, f), hourAgo, hourAgo);
+    for (const f of ["wasm", "index.d.mts", "LICENSE"]) fs.cpSync(path.join(root, "npm", f), path.join(clone, "npm", f), { recursive: true });
+    const built = pack();
+    assert.equal(built.status, 0, built.stderr);
+    const shipped = JSON.parse(built.stdout)[0].files.map((f) => f.path);
+    for (const f of ["wasm/node/bloomreach_import_trigger_js.js", "wasm/node/bloomreach_import_trigger_js_bg.wasm", "wasm/bundler/bloomreach_import_trigger_js_bg.wasm", "index.d.mts", "LICENSE", "bin/cli.cjs"]) {
+      assert.ok(shipped.includes(f), `the tarball holds ${f}`);
+    }
+    assert.ok(!shipped.some((f) => f.startsWith("scripts/")), "the pack check is not shipped");
+    assert.equal(tarballs().length, 1);
+
+    // A Rust source edited after the build: the wasm is stale, so it refuses again.
+    fs.rmSync(path.join(dest, tarballs()[0]));
+    const edited = path.join(clone, "crates/core/src/lib.rs");
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(edited, later, later);
+    const stale = pack();
+    assert.notEqual(stale.status, 0, "a wasm older than its Rust must not be packed");
+    assert.match(stale.stderr, /npm\/wasm\/ is older than the Rust it is built from \(changed since: crates\/core\/src\/lib\.rs\)/);
+    assert.ok(stale.stderr.includes("bash scripts/build-npm"), stale.stderr);
+    fs.utimesSync(edited, hourAgo, hourAgo);
+
+    // index.d.mts is a copy of index.d.cts: a copy left from before an edit is refused.
+    fs.appendFileSync(path.join(clone, "npm/index.d.cts"), "\n// edited\n");
+    const drifted = pack();
+    assert.notEqual(drifted.status, 0);
+    assert.match(drifted.stderr, /npm\/index\.d\.mts differs from npm\/index\.d\.cts/);
+    assert.deepEqual(tarballs(), []);
+  } finally {
+    fs.rmSync(clone, { recursive: true, force: true });
+  }
 });

@@ -46,6 +46,8 @@ export const SCENARIOS = {
   redirect: () => ({ status: 302, headers: { location: "/login" }, body: "" }),
   redirect303: () => ({ status: 303, headers: { location: "/login" }, body: "" }),
   ratelimitedhuge: () => json(429, { success: false }, { "retry-after": "9999999999" }),
+  // A 500 whose body never ends: only what the worker reads of it is ever sent.
+  endless: () => ({ endless: true }),
   hang: () => ({ hang: true }),
   reset: () => ({ reset: true }),
   resetbody: () => ({ resetBody: true }),
@@ -124,6 +126,13 @@ export function startStandin({ port = 0, onRequest, record: keep = true } = {}) 
       const answer = SCENARIOS[route.scenario](count);
       if (answer.hang) { hanging.add(res); res.on("close", () => hanging.delete(res)); return; }
       if (answer.reset) { req.socket.destroy(); return; }
+      if (answer.endless) {
+        res.writeHead(500, { "content-type": "text/plain" });
+        const chunk = "y".repeat(16 * 1024);
+        const timer = setInterval(() => res.write(chunk), 2);
+        res.on("close", () => { clearInterval(timer); record.endlessClosed = true; });
+        return;
+      }
       if (answer.resetBody) { res.writeHead(200, { "content-type": "application/json", "content-length": "100" }); res.write('{"succ'); setTimeout(() => req.socket.destroy(), 10); return; }
       const send = () => { res.writeHead(answer.status, answer.headers); res.end(answer.body); };
       if (answer.delayMs) setTimeout(send, answer.delayMs); else send();

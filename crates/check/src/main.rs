@@ -4,13 +4,28 @@
 //! cannot be read.
 #![forbid(unsafe_code)]
 
-use bloomreach_import_core::Schedules;
+use bloomreach_import_core::{Schedules, SettingValue};
 use std::process::ExitCode;
 
 /// What the check reads from a wrangler.toml.
 struct CronConfig {
     crons: Vec<String>,
-    schedules: Option<String>,
+    schedules: Option<SettingValue>,
+}
+
+/// A `[vars]` value as the worker receives it: text, a number, a boolean, or a table
+/// or an array handed over as JSON.
+fn setting_value(value: &toml::Value) -> Result<SettingValue, String> {
+    Ok(match value {
+        toml::Value::String(text) => SettingValue::Text(text.clone()),
+        toml::Value::Integer(n) => SettingValue::Number(*n as f64),
+        toml::Value::Float(n) => SettingValue::Number(*n),
+        toml::Value::Boolean(b) => SettingValue::Bool(*b),
+        toml::Value::Datetime(at) => SettingValue::Text(at.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => SettingValue::Structured(
+            serde_json::to_string(value).map_err(|e| format!("SCHEDULES cannot be read: {e}"))?,
+        ),
+    })
 }
 
 fn read_config(text: &str, env: Option<&str>) -> Result<CronConfig, String> {
@@ -35,14 +50,11 @@ fn read_config(text: &str, env: Option<&str>) -> Result<CronConfig, String> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("[triggers] crons must be a list of strings".into()),
     };
-    let schedules = match scope.get("vars").and_then(|v| v.get("SCHEDULES")) {
-        None => None,
-        Some(toml::Value::String(s)) => Some(s.clone()),
-        // A structured table is handed to the worker as a JSON object.
-        Some(other) => Some(
-            serde_json::to_string(other).map_err(|e| format!("SCHEDULES cannot be read: {e}"))?,
-        ),
-    };
+    let schedules = scope
+        .get("vars")
+        .and_then(|v| v.get("SCHEDULES"))
+        .map(setting_value)
+        .transpose()?;
     Ok(CronConfig { crons, schedules })
 }
 
@@ -51,7 +63,7 @@ fn problems(config: &CronConfig) -> Vec<String> {
     match &config.schedules {
         None if config.crons.is_empty() => Vec::new(),
         None => vec!["[vars] SCHEDULES is not set, but [triggers] crons lists crons".into()],
-        Some(text) => match Schedules::parse(text) {
+        Some(value) => match Schedules::from_setting(Some(value.clone())) {
             Err(e) => vec![e.message],
             Ok(schedules) => schedules.problems(&config.crons),
         },
@@ -199,6 +211,23 @@ mod tests {
             1
         );
         assert_eq!(check("[triggers]\ncrons = [\"0 3 * * *\"]").len(), 1);
+        for value in ["5", "true", "[]"] {
+            let found = check(&format!(
+                "[vars]\nSCHEDULES = {value}\n[triggers]\ncrons = []"
+            ));
+            assert_eq!(
+                found,
+                ["SCHEDULES: must be a JSON object mapping cron expressions to lists of jobs"],
+                "{value}"
+            );
+        }
+        let found = check(
+            "[vars]\nSCHEDULES = '{\"0 3 * * *\": [{\"import_id\": \"a\", \"import_id\": \"b\"}]}'\n[triggers]\ncrons = [\"0 3 * * *\"]",
+        );
+        assert_eq!(
+            found,
+            [r#"SCHEDULES["0 3 * * *"][0]: duplicate field `import_id`"#]
+        );
         assert!(check("").is_empty());
         assert!(read_config("not toml [", None).is_err());
         assert!(read_config("", Some("staging")).is_err());

@@ -22,8 +22,8 @@ pub struct IdNames {
 
 /// The worker's settings.
 pub const SETTING_NAMES: IdNames = IdNames {
-    project: crate::settings::PROJECT_TOKEN,
-    workspace: crate::settings::WORKSPACE_ID,
+    project: crate::setting_names::PROJECT_TOKEN,
+    workspace: crate::setting_names::WORKSPACE_ID,
     missing: ErrorCode::Misconfigured,
 };
 

@@ -30,8 +30,10 @@ pub enum AttemptOutcome {
 /// on are defined here once (docs/behaviour.md, "Retries"): **retryable** (429, 503,
 /// refused before sending) and **proves nothing started** (retryable, plus any other
 /// 4xx: Bloomreach refused the request). The retry policy, the ledger and the npm
-/// package all ask these two methods.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// package all ask these two methods. The ledger's records keep it by its snake_case
+/// name (`may_have_started`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Evidence {
     /// Bloomreach accepted the start (2xx).
     Started,

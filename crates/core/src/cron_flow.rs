@@ -270,7 +270,7 @@ impl JobSending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::*;
+    use crate::setting_names::*;
     use serde_json::Value;
 
     const AT: i64 = 1_795_834_800_000; // 2026-11-28 03:00 UTC

@@ -9,11 +9,11 @@ use crate::account::SETTING_NAMES;
 use crate::attempts::StartResult;
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId};
-use crate::json::{Map, Value};
-use crate::reply::Reply;
+use crate::json_text::quoted;
+use crate::reply::{Answer, Reply};
 use crate::request_body::{parse_body, MAX_BODY_BYTES};
 use crate::retry::RetryLimits;
-use crate::settings::{Lookup, Settings};
+use crate::settings::{Lookup, SettingValue, Settings};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
 
 /// A route the worker serves.
@@ -31,11 +31,11 @@ pub enum Route {
 }
 
 /// The setting that turns on [`Route::Panic`]; off unless set to exactly `enabled`.
-pub use crate::settings::PANIC_TEST_ROUTE;
+pub use crate::setting_names::PANIC_TEST_ROUTE;
 
-/// Whether [`PANIC_TEST_ROUTE`] is `enabled`.
+/// Whether [`PANIC_TEST_ROUTE`] is the text `enabled`.
 pub fn panic_route_enabled(lookup: &dyn Lookup) -> bool {
-    lookup.get(PANIC_TEST_ROUTE).as_deref() == Some("enabled")
+    matches!(lookup.get(PANIC_TEST_ROUTE), Some(SettingValue::Text(t)) if t == "enabled")
 }
 
 /// Matches method and path; unknown routes get 404, wrong methods 405.
@@ -129,7 +129,7 @@ fn parse_dry_run(query: Option<&str>) -> Result<bool, TriggerError> {
                 let shown: String = key.chars().take(40).collect();
                 return Err(TriggerError::invalid(
                     "query",
-                    &format!("unknown parameter {}", Value::from(shown)),
+                    &format!("unknown parameter {}", quoted(&shown)),
                 ));
             }
         }
@@ -174,20 +174,19 @@ pub fn prepare(
     })
 }
 
-fn identity(import_id: &str, api: ApiKind) -> Map {
-    let mut map = Map::new();
-    map.insert("import_id".into(), import_id.into());
-    map.insert("api".into(), api.as_str().into());
-    map
-}
-
 /// The answer to a dry run: the request that would be sent, authorization redacted.
 pub fn dry_run_reply(prepared: &Prepared) -> Reply {
-    let mut body = identity(prepared.start.import_id.as_str(), prepared.start.api());
-    body.insert("ok".into(), true.into());
-    body.insert("dry_run".into(), true.into());
-    body.insert("request".into(), prepared.upstream.redacted());
-    Reply::json(200, &Value::Object(body))
+    Reply::json(
+        200,
+        &Answer {
+            ok: true,
+            import_id: Some(prepared.start.import_id.as_str()),
+            api: Some(prepared.start.api()),
+            dry_run: Some(true),
+            request: Some(prepared.upstream.redacted()),
+            ..Answer::default()
+        },
+    )
 }
 
 /// The answer once the start is over.
@@ -198,29 +197,36 @@ pub fn outcome_reply(start: &StartRequest, result: &StartResult) -> Reply {
 /// The answer once a start of `import_id` through `api` is over; also what a cron
 /// job's ledger record keeps.
 pub fn start_reply(import_id: &str, api: ApiKind, result: &StartResult) -> Reply {
-    let mut extra = identity(import_id, api);
-    extra.insert("attempts".into(), result.attempts.into());
-    extra.insert("duration_ms".into(), result.attempts_ms.into());
+    let answer = Answer {
+        import_id: Some(import_id),
+        api: Some(api),
+        attempts: Some(result.attempts),
+        duration_ms: Some(result.attempts_ms),
+        ..Answer::default()
+    };
     match &result.outcome {
-        Ok(accepted) => {
-            extra.insert("ok".into(), true.into());
-            extra.insert("upstream_status".into(), accepted.status.into());
-            Reply::json(200, &Value::Object(extra))
-        }
-        Err(error) => Reply::error(error, extra),
+        Ok(accepted) => Reply::json(
+            200,
+            &Answer {
+                ok: true,
+                upstream_status: Some(accepted.status),
+                ..answer
+            },
+        ),
+        Err(error) => Reply::error(error, answer),
     }
 }
 
 /// The answer to a request refused before any upstream call.
 pub fn refusal_reply(error: &TriggerError) -> Reply {
-    Reply::error(error, Map::new())
+    Reply::error(error, Answer::default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use crate::settings::*;
+    use crate::setting_names::*;
     use crate::test_support::{deployment as env, TOKEN};
     use serde_json::{json, Value};
 
@@ -381,6 +387,18 @@ mod tests {
         let reply = dry_run_reply(&p);
         assert_eq!(reply.status, 200);
         let v: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "ok": true, "dry_run": true, "import_id": "imp-1", "api": "data-v1",
+                "request": {
+                    "method": "POST",
+                    "url": "https://api.exponea.com/data/v1/projects/proj-1/imports/imp-1/start",
+                    "headers": {"authorization": "Basic ***"},
+                    "body": null
+                }
+            })
+        );
         assert_eq!(v["request"]["headers"]["authorization"], "Basic ***");
         assert_eq!(v["request"]["body"], Value::Null);
         assert!(!reply.body.contains("dGhl")); // base64 of "the"
@@ -412,14 +430,10 @@ mod tests {
         };
         let reply = outcome_reply(&p.start, &ok);
         let v: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(reply.status, 200);
         assert_eq!(
-            (
-                reply.status,
-                &v["ok"],
-                &v["upstream_status"],
-                &v["attempts"]
-            ),
-            (200, &json!(true), &json!(200), &json!(2))
+            v,
+            json!({"ok": true, "import_id": "imp-1", "api": "data-v1", "upstream_status": 200, "attempts": 2, "duration_ms": 5})
         );
         let mut limited = TriggerError::new(
             ErrorCode::UpstreamRateLimited,
@@ -439,8 +453,14 @@ mod tests {
         assert_eq!(reply.status, 503);
         assert!(reply.headers.contains(&("retry-after", "7".into())));
         let v: Value = serde_json::from_str(&reply.body).unwrap();
-        assert_eq!(v["error"]["code"], "upstream_rate_limited");
-        assert_eq!(v["import_id"], "imp-1");
+        assert_eq!(
+            v,
+            json!({
+                "ok": false,
+                "error": {"code": "upstream_rate_limited", "message": "Bloomreach answered 429: slow down"},
+                "import_id": "imp-1", "api": "data-v1", "upstream_status": 429, "attempts": 4, "duration_ms": 9
+            })
+        );
     }
 
     #[test]

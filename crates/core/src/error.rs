@@ -2,6 +2,8 @@
 //! documented ones (docs/behaviour.md, "The HTTP endpoint"), so the HTTP status, the JSON `code` and the npm error's
 //! `code` all come from one place.
 
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use std::fmt;
 
 /// The documented error codes, one variant each.
@@ -128,6 +130,13 @@ impl ErrorCode {
     }
 }
 
+/// In JSON, a code is its name.
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -141,7 +150,7 @@ pub struct TriggerError {
     pub code: ErrorCode,
     pub message: String,
     /// Bloomreach's own error body, when it was JSON and small enough to pass on.
-    pub upstream: Option<crate::json::Value>,
+    pub upstream: Option<UpstreamJson>,
     /// Bloomreach's status, when it answered.
     pub upstream_status: Option<u16>,
     /// Seconds the caller should wait, for `upstream_rate_limited`.
@@ -177,6 +186,35 @@ impl fmt::Display for TriggerError {
 }
 
 impl std::error::Error for TriggerError {}
+
+/// Bloomreach's JSON answer, passed on in `error.upstream` as Bloomreach wrote it: its
+/// numbers, key order and spacing untouched.
+#[derive(Clone, Debug)]
+pub struct UpstreamJson(Box<RawValue>);
+
+impl UpstreamJson {
+    /// `text` when it is one JSON value (white space around it dropped).
+    pub fn parse(text: &[u8]) -> Option<UpstreamJson> {
+        serde_json::from_slice(text).ok().map(UpstreamJson)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for UpstreamJson {
+    fn eq(&self, other: &UpstreamJson) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Serialize for UpstreamJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
 
 #[cfg(test)]
 mod tests {

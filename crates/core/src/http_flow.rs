@@ -232,10 +232,7 @@ fn key_call(
     if !ledger {
         return Err(idempotency::unavailable());
     }
-    let ttl_ms = idempotency::ttl_ms(
-        lookup.get(idempotency::TTL_SETTING).as_deref(),
-        prepared.limits.deadline_ms,
-    )?;
+    let ttl_ms = idempotency::ttl_ms(lookup, prepared.limits.deadline_ms)?;
     let fingerprint = idempotency::fingerprint(&prepared.start);
     let record = key.record_name();
     let call = LedgerCall {
@@ -341,7 +338,7 @@ impl Sending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::*;
+    use crate::setting_names::*;
     use crate::test_support::deployment as env;
     use serde_json::Value;
 

@@ -8,16 +8,18 @@
 //! ledger decision is answered.
 
 use crate::error::{ErrorCode, TriggerError};
-use crate::json::Value;
-use crate::json_object;
+use crate::ids::ApiKind;
+use crate::json_text::to_text;
 use crate::ledger::{Begin, Kept};
 use crate::reply::Reply;
+use crate::settings::{whole_number, Lookup};
 use crate::upstream_request::StartRequest;
+use serde::{Deserialize, Serialize};
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
 /// How long a record is kept, in seconds (a setting).
-pub use crate::settings::IDEMPOTENCY_TTL_SECONDS as TTL_SETTING;
+pub use crate::setting_names::IDEMPOTENCY_TTL_SECONDS as TTL_SETTING;
 /// The default: a day, longer than any pipeline's retries.
 pub const DEFAULT_TTL_SECS: u64 = 86_400;
 
@@ -55,22 +57,11 @@ pub fn unavailable() -> TriggerError {
     )
 }
 
-/// The records' time to live in milliseconds, from the setting: 60..=2592000 seconds
-/// (default a day), and longer than `deadline_ms`, the longest a start may take, so
-/// no record expires while its start is under way.
-pub fn ttl_ms(setting: Option<&str>, deadline_ms: u64) -> Result<u64, TriggerError> {
-    let secs = match setting.map(str::trim).filter(|s| !s.is_empty()) {
-        None => DEFAULT_TTL_SECS,
-        Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (60..=2_592_000).contains(n))
-            .ok_or_else(|| {
-                TriggerError::misconfigured(format!(
-                    "{TTL_SETTING}: must be a whole number from 60 to 2592000"
-                ))
-            })?,
-    };
+/// The records' time to live in milliseconds, from the setting (a number, or numeric
+/// text): 60..=2592000 seconds (default a day), and longer than `deadline_ms`, the
+/// longest a start may take, so no record expires while its start is under way.
+pub fn ttl_ms(lookup: &dyn Lookup, deadline_ms: u64) -> Result<u64, TriggerError> {
+    let secs = whole_number(lookup, TTL_SETTING, DEFAULT_TTL_SECS, 60..=2_592_000)?;
     let ms = secs * 1000;
     if ms <= deadline_ms {
         return Err(TriggerError::misconfigured(format!(
@@ -80,17 +71,27 @@ pub fn ttl_ms(setting: Option<&str>, deadline_ms: u64) -> Result<u64, TriggerErr
     Ok(ms)
 }
 
+/// The fields of a fingerprint. Their order (sorted, as earlier versions wrote every
+/// object) is part of it: the fingerprints of records stored before a deploy must
+/// compare equal after it.
+#[derive(Serialize)]
+struct Fingerprint<'a> {
+    api: ApiKind,
+    import_id: &'a str,
+    path: Option<&'a str>,
+    test_connection: Option<bool>,
+}
+
 /// What identifies "the same request": the start's fields after defaults, not the
 /// body's bytes, so `{}` and an empty body, or the same fields in another order, are
 /// the same.
 pub fn fingerprint(start: &StartRequest) -> String {
-    json_object([
-        ("import_id", Value::from(start.import_id.as_str())),
-        ("api", Value::from(start.api().as_str())),
-        ("path", Value::from(start.path.as_ref().map(|p| p.as_str()))),
-        ("test_connection", Value::from(start.test_connection)),
-    ])
-    .to_string()
+    to_text(&Fingerprint {
+        api: start.api(),
+        import_id: start.import_id.as_str(),
+        path: start.path.as_ref().map(|p| p.as_str()),
+        test_connection: start.test_connection,
+    })
 }
 
 /// What the endpoint does with the ledger's decision on a key.
@@ -149,14 +150,21 @@ fn replayed_reply(kept: &Kept) -> Reply {
 
 /// The error a kept reply carried (`{"error": {"code", "message"}}`), if any.
 fn stored_error(kept: &Kept, reply: &Reply) -> Option<TriggerError> {
+    #[derive(Deserialize)]
+    struct Failure {
+        error: Detail,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        #[serde(default)]
+        message: String,
+    }
     let code = ErrorCode::from_name(&kept.outcome)?;
-    let body = crate::json::parse(reply.body.as_bytes()).ok()?;
-    let message = body
-        .get("error")
-        .and_then(|e| e.get("message"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    Some(TriggerError::new(code, format!("replayed: {message}")))
+    let failure: Failure = serde_json::from_str(&reply.body).ok()?;
+    Some(TriggerError::new(
+        code,
+        format!("replayed: {}", failure.error.message),
+    ))
 }
 
 #[cfg(test)]
@@ -276,17 +284,45 @@ mod tests {
     }
 
     #[test]
+    fn the_fingerprint_is_what_earlier_versions_wrote() {
+        assert_eq!(
+            fingerprint(&start(Some("/a"))),
+            r#"{"api":"data-v1","import_id":"i","path":"/a","test_connection":null}"#
+        );
+    }
+
+    #[test]
     fn ttl_defaults_to_a_day_is_bounded_and_outlives_the_deadline() {
-        assert_eq!(ttl_ms(None, 25_000), Ok(86_400_000));
-        assert_eq!(ttl_ms(Some("3600"), 25_000), Ok(3_600_000));
-        assert!(ttl_ms(Some("10"), 25_000).is_err());
-        assert!(ttl_ms(Some("x"), 25_000)
+        use crate::settings::SettingValue;
+        let ttl = |value: Option<SettingValue>, deadline_ms| {
+            let pairs = value.map(|v| (TTL_SETTING, v)).into_iter().collect();
+            ttl_ms(&crate::test_support::Values(pairs), deadline_ms)
+        };
+        let text = |t: &str| Some(SettingValue::Text(t.to_owned()));
+        assert_eq!(ttl(None, 25_000), Ok(86_400_000));
+        assert_eq!(ttl(text("3600"), 25_000), Ok(3_600_000));
+        assert_eq!(
+            ttl(Some(SettingValue::Number(3600.0)), 25_000),
+            Ok(3_600_000)
+        );
+        assert!(ttl(text("10"), 25_000).is_err());
+        assert!(ttl(text("x"), 25_000)
             .unwrap_err()
             .message
             .starts_with(TTL_SETTING));
-        let e = ttl_ms(Some("60"), 60_000).unwrap_err();
+        for malformed in [
+            SettingValue::Bool(true),
+            SettingValue::Number(3600.5),
+            SettingValue::Structured("{}".into()),
+        ] {
+            assert_eq!(
+                ttl(Some(malformed), 25_000).unwrap_err().message,
+                "IDEMPOTENCY_TTL_SECONDS: must be a whole number from 60 to 2592000"
+            );
+        }
+        let e = ttl(text("60"), 60_000).unwrap_err();
         assert_eq!(e.code, ErrorCode::Misconfigured);
         assert!(e.message.contains("UPSTREAM_DEADLINE_MS"));
-        assert_eq!(ttl_ms(Some("61"), 60_000), Ok(61_000));
+        assert_eq!(ttl(text("61"), 60_000), Ok(61_000));
     }
 }

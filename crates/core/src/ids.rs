@@ -2,6 +2,7 @@
 //! Each is built only through its parser, so holding one means it is valid.
 
 use crate::error::TriggerError;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// 1..=128 characters of `A-Z a-z 0-9 - _` (docs/behaviour.md, "The upstream call").
@@ -117,8 +118,10 @@ impl PathOverride {
     }
 }
 
-/// Which Bloomreach API starts the import (docs/bloomreach.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// Which Bloomreach API starts the import (docs/bloomreach.md). In JSON it is its
+/// name: `"data-v1"`, `"imports-v1"` or `"data-hub"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ApiKind {
     /// `POST {base}/data/v1/projects/{project}/imports/{id}/start`, override field `path`.
     #[default]
@@ -225,6 +228,16 @@ mod tests {
             assert!(e.message.starts_with("api:"), "{bad}");
             assert!(e.message.contains("data-hub"));
         }
+    }
+
+    #[test]
+    fn api_kind_is_its_name_in_json() {
+        for api in ApiKind::ALL {
+            let quoted = format!("\"{}\"", api.as_str());
+            assert_eq!(serde_json::to_string(&api).unwrap(), quoted);
+            assert_eq!(serde_json::from_str::<ApiKind>(&quoted).unwrap(), api);
+        }
+        assert!(serde_json::from_str::<ApiKind>("\"Data-Hub\"").is_err());
     }
 
     #[test]

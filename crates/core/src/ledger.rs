@@ -21,30 +21,34 @@
 //!   **in progress** with the seconds left;
 //! - *pending* past that: the worker that held it stopped mid-start, so the start may
 //!   or may not have reached Bloomreach; a `begin` answers **outcome unknown**, and
-//!   nothing is started again until the record expires;
+//!   nothing is started again until the record expires, its time to live counted from
+//!   that moment, so it is read as unknown for as long as any record is kept;
 //! - *done*, with the answer that was given: a `begin` answers **replay**;
 //! - a `finish` whose outcome proves nothing started deletes the record (released), so
-//!   a later `begin` proceeds; any other outcome makes it *done*.
+//!   a later `begin` proceeds; any other outcome makes it *done*, expiring when the
+//!   pending record would have.
 //!
 //! A `begin` with another fingerprint than the record's answers **reused**. Time is
-//! passed in; nothing here reads a clock.
+//! passed in; nothing here reads a clock. Calls, records and answers are JSON objects
+//! (the types below); the field names are those of earlier versions, so records
+//! stored before a deploy are read after it.
 
 use crate::attempts::{Evidence, StartResult};
 use crate::error::{ErrorCode, TriggerError};
-use crate::json::{self, Value};
-use crate::json_object;
+use crate::json_text::to_text;
 use crate::reply::Reply;
 use crate::upstream_request::UpstreamRequest;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The Durable Object binding of the worker.
-pub use crate::settings::START_LEDGER as BINDING;
+pub use crate::setting_names::START_LEDGER as BINDING;
 
 /// Time allowed past a start's deadline for its record to be written, so a start that
 /// ends just at its deadline is not taken for a stopped one.
 pub const WRITE_GRACE_MS: u64 = 3_000;
 
 /// What a finished start leaves in its record.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
     /// `ok`, or the error code it ended with.
     pub outcome: String,
@@ -94,6 +98,99 @@ pub struct Applied {
     pub answer: String,
 }
 
+/// A call of the worker on the object.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Call {
+    Begin {
+        record: String,
+        fingerprint: String,
+        deadline_ms: u64,
+        ttl_ms: u64,
+    },
+    /// Either `release` (the outcome proves nothing started) or `kept`.
+    Finish {
+        record: String,
+        fingerprint: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        release: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept: Option<Kept>,
+    },
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
+/// A stored record.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    state: State,
+    fingerprint: String,
+    #[serde(default)]
+    started_at: u64,
+    /// When a pending record turns "outcome unknown".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    until: Option<u64>,
+    expires_at: u64,
+    /// A done record's answer; `None` when it cannot be read, and then what happened
+    /// is unknown (the record is never taken for absent).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "readable_kept"
+    )]
+    kept: Option<Kept>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum State {
+    Pending,
+    Done,
+}
+
+fn readable_kept<'de, D: Deserializer<'de>>(value: D) -> Result<Option<Kept>, D::Error> {
+    let value = serde_json::Value::deserialize(value)?;
+    Ok(Kept::deserialize(value).ok())
+}
+
+/// The object's answer to a call.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+enum Decision {
+    Proceed,
+    Reused,
+    InProgress {
+        #[serde(default)]
+        started_at: u64,
+        #[serde(default = "one")]
+        retry_after_secs: u64,
+    },
+    OutcomeUnknown {
+        #[serde(default)]
+        started_at: u64,
+    },
+    Replay {
+        #[serde(default)]
+        started_at: u64,
+        kept: Kept,
+    },
+    /// The answer to every `finish` the object could read.
+    Finished,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// The object's answer to a call it cannot read.
+#[derive(Serialize)]
+struct Refused<'a> {
+    error: &'a str,
+}
+
 /// The error when the ledger cannot be used (the object threw, was overloaded, or
 /// answered something unreadable). Nothing is started after it.
 pub fn unavailable() -> TriggerError {
@@ -116,160 +213,97 @@ pub fn object_name(scope: &str) -> String {
 /// The record a call is about (its `record` field), for the object to read before
 /// [`apply`].
 pub fn record_of(call: &str) -> Option<String> {
-    let call = json::parse(call.as_bytes()).ok()?;
-    text(&call, "record").map(str::to_owned)
+    #[derive(Deserialize)]
+    struct Named {
+        record: String,
+    }
+    serde_json::from_str::<Named>(call).ok().map(|c| c.record)
 }
 
 /// The `begin` call on `record` for a start of at most `deadline_ms`, the record kept
 /// `ttl_ms`.
 pub fn begin(record: &str, fingerprint: &str, deadline_ms: u64, ttl_ms: u64) -> String {
-    json_object([
-        ("op", Value::from("begin")),
-        ("record", Value::from(record)),
-        ("fingerprint", Value::from(fingerprint)),
-        ("deadline_ms", Value::from(deadline_ms)),
-        ("ttl_ms", Value::from(ttl_ms)),
-    ])
-    .to_string()
+    to_text(&Call::Begin {
+        record: record.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        deadline_ms,
+        ttl_ms,
+    })
 }
 
 /// The `finish` call after a start: releases the record when the outcome proves
 /// nothing started, else keeps `reply` as the record's answer.
 pub fn finish(record: &str, fingerprint: &str, result: &StartResult, reply: &Reply) -> String {
-    if result.evidence.proves_nothing_started() {
-        return json_object([
-            ("op", Value::from("finish")),
-            ("record", Value::from(record)),
-            ("fingerprint", Value::from(fingerprint)),
-            ("release", Value::from(true)),
-        ])
-        .to_string();
-    }
-    let outcome = result
-        .outcome
-        .as_ref()
-        .err()
-        .map_or("ok", |e| e.code.as_str());
-    let retry_after = reply
-        .headers
-        .iter()
-        .find(|(name, _)| *name == "retry-after")
-        .map(|(_, v)| v.clone());
-    json_object([
-        ("op", Value::from("finish")),
-        ("record", Value::from(record)),
-        ("fingerprint", Value::from(fingerprint)),
-        (
-            "kept",
-            json_object([
-                ("outcome", Value::from(outcome)),
-                ("evidence", Value::from(evidence_name(result.evidence))),
-                ("status", Value::from(reply.status)),
-                ("body", Value::from(reply.body.as_str())),
-                ("retry_after", Value::from(retry_after)),
-            ]),
-        ),
-    ])
-    .to_string()
-}
-
-fn evidence_name(evidence: Evidence) -> &'static str {
-    match evidence {
-        Evidence::Started => "started",
-        Evidence::Retryable => "retryable",
-        Evidence::Refused => "refused",
-        Evidence::MayHaveStarted => "may_have_started",
-    }
-}
-
-fn evidence_of(name: &str) -> Option<Evidence> {
-    [
-        Evidence::Started,
-        Evidence::Retryable,
-        Evidence::Refused,
-        Evidence::MayHaveStarted,
-    ]
-    .into_iter()
-    .find(|e| evidence_name(*e) == name)
-}
-
-fn read_kept(value: &Value) -> Option<Kept> {
-    Some(Kept {
-        outcome: value.get("outcome")?.as_str()?.to_owned(),
-        evidence: evidence_of(value.get("evidence")?.as_str()?)?,
-        status: u16::try_from(value.get("status")?.as_u64()?).ok()?,
-        body: value.get("body")?.as_str()?.to_owned(),
-        retry_after: value
-            .get("retry_after")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+    let release = result.evidence.proves_nothing_started();
+    let kept = (!release).then(|| Kept {
+        outcome: result
+            .outcome
+            .as_ref()
+            .err()
+            .map_or("ok", |e| e.code.as_str())
+            .to_owned(),
+        evidence: result.evidence,
+        status: reply.status,
+        body: reply.body.clone(),
+        retry_after: reply
+            .headers
+            .iter()
+            .find(|(name, _)| *name == "retry-after")
+            .map(|(_, v)| v.clone()),
+    });
+    to_text(&Call::Finish {
+        record: record.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        release,
+        kept,
     })
-}
-
-fn kept_json(kept: &Kept) -> Value {
-    json_object([
-        ("outcome", Value::from(kept.outcome.as_str())),
-        ("evidence", Value::from(evidence_name(kept.evidence))),
-        ("status", Value::from(kept.status)),
-        ("body", Value::from(kept.body.as_str())),
-        ("retry_after", Value::from(kept.retry_after.as_deref())),
-    ])
-}
-
-fn number(value: &Value, name: &str) -> Option<u64> {
-    value.get(name)?.as_u64()
-}
-
-fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
-    value.get(name)?.as_str()
 }
 
 /// Runs one call on the object: `stored` is its record (if any), `call` what the
 /// worker sent, `now_ms` the object's clock (unix ms). A call it cannot read changes
 /// nothing and answers an error, which the worker reads as "ledger unavailable".
 pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
-    let refuse = |why: &str| Applied {
-        write: Write::Nothing,
-        answer: json_object([("error", Value::from(why))]).to_string(),
+    let call: Call = match serde_json::from_str(call) {
+        Ok(call) => call,
+        Err(e) => {
+            return Applied {
+                write: Write::Nothing,
+                answer: to_text(&Refused {
+                    error: &format!("the call cannot be read: {e}"),
+                }),
+            }
+        }
     };
-    let Ok(call) = json::parse(call.as_bytes()) else {
-        return refuse("the call is not JSON");
-    };
-    let Some(fingerprint) = text(&call, "fingerprint") else {
-        return refuse("the call has no fingerprint");
-    };
-    if text(&call, "record").is_none() {
-        return refuse("the call names no record");
-    }
     // A record past its time to live, or one that cannot be read, counts as absent.
     let record = stored
-        .and_then(|s| json::parse(s.as_bytes()).ok())
-        .filter(|r| number(r, "expires_at").is_some_and(|at| now_ms < at));
-    match text(&call, "op") {
-        Some("begin") => {
-            let (Some(deadline_ms), Some(ttl_ms)) =
-                (number(&call, "deadline_ms"), number(&call, "ttl_ms"))
-            else {
-                return refuse("a begin needs deadline_ms and ttl_ms");
-            };
-            apply_begin(record.as_ref(), fingerprint, deadline_ms, ttl_ms, now_ms)
-        }
-        Some("finish") => apply_finish(record.as_ref(), fingerprint, &call),
-        _ => refuse("unknown op"),
+        .and_then(|s| serde_json::from_str::<Record>(s).ok())
+        .filter(|r| now_ms < r.expires_at);
+    match call {
+        Call::Begin {
+            fingerprint,
+            deadline_ms,
+            ttl_ms,
+            ..
+        } => apply_begin(record, fingerprint, deadline_ms, ttl_ms, now_ms),
+        Call::Finish {
+            fingerprint,
+            release,
+            kept,
+            ..
+        } => apply_finish(record, &fingerprint, release, kept),
     }
 }
 
-fn answer(decision: &str, extra: Value) -> String {
-    let mut value = json_object([("decision", Value::from(decision))]);
-    if let (Some(map), Value::Object(more)) = (value.as_object_mut(), extra) {
-        map.extend(more);
+fn nothing(decision: &Decision) -> Applied {
+    Applied {
+        write: Write::Nothing,
+        answer: to_text(decision),
     }
-    value.to_string()
 }
 
 fn apply_begin(
-    record: Option<&Value>,
-    fingerprint: &str,
+    record: Option<Record>,
+    fingerprint: String,
     deadline_ms: u64,
     ttl_ms: u64,
     now_ms: u64,
@@ -278,143 +312,115 @@ fn apply_begin(
         let until = now_ms
             .saturating_add(deadline_ms)
             .saturating_add(WRITE_GRACE_MS);
-        let expires_at_ms = now_ms.saturating_add(ttl_ms).max(until);
-        let pending = json_object([
-            ("state", Value::from("pending")),
-            ("fingerprint", Value::from(fingerprint)),
-            ("started_at", Value::from(now_ms)),
-            ("until", Value::from(until)),
-            ("expires_at", Value::from(expires_at_ms)),
-        ]);
+        // Counted from `until`, when the record turns "outcome unknown": one expiring
+        // sooner would then be taken for absent, and a redelivered event would start
+        // the job again.
+        let expires_at_ms = until.saturating_add(ttl_ms);
+        let pending = Record {
+            state: State::Pending,
+            fingerprint,
+            started_at: now_ms,
+            until: Some(until),
+            expires_at: expires_at_ms,
+            kept: None,
+        };
         return Applied {
             write: Write::Put {
-                record: pending.to_string(),
+                record: to_text(&pending),
                 expires_at_ms,
             },
-            answer: answer("proceed", Value::Null),
+            answer: to_text(&Decision::Proceed),
         };
     };
-    let nothing = |answer| Applied {
-        write: Write::Nothing,
-        answer,
-    };
-    if text(record, "fingerprint") != Some(fingerprint) {
-        return nothing(answer("reused", Value::Null));
+    if record.fingerprint != fingerprint {
+        return nothing(&Decision::Reused);
     }
-    let started_at = number(record, "started_at").unwrap_or(0);
-    match text(record, "state") {
-        Some("done") => match record.get("kept").and_then(read_kept) {
-            Some(kept) => nothing(answer(
-                "replay",
-                json_object([
-                    ("started_at", Value::from(started_at)),
-                    ("kept", kept_json(&kept)),
-                ]),
-            )),
-            // A done record that cannot be read: what happened is unknown.
-            None => nothing(answer(
-                "outcome_unknown",
-                json_object([("started_at", Value::from(started_at))]),
-            )),
+    let started_at = record.started_at;
+    let until = record.until.unwrap_or(0);
+    nothing(&match (record.state, record.kept) {
+        (State::Done, Some(kept)) => Decision::Replay { started_at, kept },
+        // A done record that cannot be read: what happened is unknown.
+        (State::Done, None) => Decision::OutcomeUnknown { started_at },
+        (State::Pending, _) if now_ms < until => Decision::InProgress {
+            started_at,
+            retry_after_secs: (until - now_ms).div_ceil(1000).max(1),
         },
-        _ => {
-            let until = number(record, "until").unwrap_or(0);
-            if now_ms < until {
-                let secs = (until - now_ms).div_ceil(1000).max(1);
-                nothing(answer(
-                    "in_progress",
-                    json_object([
-                        ("started_at", Value::from(started_at)),
-                        ("retry_after_secs", Value::from(secs)),
-                    ]),
-                ))
-            } else {
-                nothing(answer(
-                    "outcome_unknown",
-                    json_object([("started_at", Value::from(started_at))]),
-                ))
-            }
-        }
-    }
+        (State::Pending, _) => Decision::OutcomeUnknown { started_at },
+    })
 }
 
-fn apply_finish(record: Option<&Value>, fingerprint: &str, call: &Value) -> Applied {
-    let done = answer("finished", Value::Null);
+fn apply_finish(
+    record: Option<Record>,
+    fingerprint: &str,
+    release: bool,
+    kept: Option<Kept>,
+) -> Applied {
     // Only the pending record of this request is finished; a record that is another
     // request's (the first expired and a new one began) is left alone.
-    let Some(record) = record.filter(|r| {
-        text(r, "fingerprint") == Some(fingerprint) && text(r, "state") == Some("pending")
-    }) else {
-        return Applied {
-            write: Write::Nothing,
-            answer: done,
-        };
+    let Some(record) = record.filter(|r| r.fingerprint == fingerprint && r.state == State::Pending)
+    else {
+        return nothing(&Decision::Finished);
     };
-    if call.get("release").and_then(Value::as_bool) == Some(true) {
+    if release {
         return Applied {
             write: Write::Delete,
-            answer: done,
+            answer: to_text(&Decision::Finished),
         };
     }
-    let Some(kept) = call.get("kept").and_then(read_kept) else {
+    let Some(kept) = kept else {
         return Applied {
             write: Write::Nothing,
-            answer: json_object([("error", Value::from("a finish needs release or kept"))])
-                .to_string(),
+            answer: to_text(&Refused {
+                error: "a finish needs release or kept",
+            }),
         };
     };
-    let expires_at_ms = number(record, "expires_at").unwrap_or(0);
-    let record = json_object([
-        ("state", Value::from("done")),
-        ("fingerprint", Value::from(fingerprint)),
-        (
-            "started_at",
-            Value::from(number(record, "started_at").unwrap_or(0)),
-        ),
-        ("expires_at", Value::from(expires_at_ms)),
-        ("kept", kept_json(&kept)),
-    ]);
+    let expires_at_ms = record.expires_at;
+    let done = Record {
+        state: State::Done,
+        until: None,
+        kept: Some(kept),
+        ..record
+    };
     Applied {
         write: Write::Put {
-            record: record.to_string(),
+            record: to_text(&done),
             expires_at_ms,
         },
-        answer: done,
+        answer: to_text(&Decision::Finished),
     }
 }
 
 /// Reads the object's answer to a `begin`; anything unreadable is
 /// [`unavailable`], so nothing starts on a garbled answer.
 pub fn read_begin(answer: &str) -> Result<Begin, TriggerError> {
-    let value = json::parse(answer.as_bytes()).map_err(|_| unavailable())?;
-    let started_at_ms = number(&value, "started_at").unwrap_or(0);
-    match text(&value, "decision") {
-        Some("proceed") => Ok(Begin::Proceed),
-        Some("reused") => Ok(Begin::Reused),
-        Some("in_progress") => Ok(Begin::InProgress {
-            started_at_ms,
-            retry_after_secs: number(&value, "retry_after_secs").unwrap_or(1).max(1),
+    match serde_json::from_str::<Decision>(answer).map_err(|_| unavailable())? {
+        Decision::Proceed => Ok(Begin::Proceed),
+        Decision::Reused => Ok(Begin::Reused),
+        Decision::InProgress {
+            started_at,
+            retry_after_secs,
+        } => Ok(Begin::InProgress {
+            started_at_ms: started_at,
+            retry_after_secs: retry_after_secs.max(1),
         }),
-        Some("outcome_unknown") => Ok(Begin::OutcomeUnknown { started_at_ms }),
-        Some("replay") => {
-            let kept = value
-                .get("kept")
-                .and_then(read_kept)
-                .ok_or_else(unavailable)?;
-            Ok(Begin::Replay {
-                started_at_ms,
-                kept,
-            })
-        }
-        _ => Err(unavailable()),
+        Decision::OutcomeUnknown { started_at } => Ok(Begin::OutcomeUnknown {
+            started_at_ms: started_at,
+        }),
+        Decision::Replay { started_at, kept } => Ok(Begin::Replay {
+            started_at_ms: started_at,
+            kept,
+        }),
+        Decision::Finished => Err(unavailable()),
     }
 }
 
 /// Whether the object's answer to a `finish` says it was recorded.
 pub fn read_finish(answer: &str) -> bool {
-    json::parse(answer.as_bytes())
-        .ok()
-        .is_some_and(|v| text(&v, "decision") == Some("finished"))
+    matches!(
+        serde_json::from_str::<Decision>(answer),
+        Ok(Decision::Finished)
+    )
 }
 
 /// The record of one cron job of one event: the event is (cron, scheduled time),
@@ -488,7 +494,7 @@ mod tests {
     }
 
     fn reply(status: u16) -> Reply {
-        Reply::json(status, &json_object([("ok", Value::from(status == 200))]))
+        Reply::json(status, &serde_json::json!({"ok": status == 200}))
     }
 
     #[test]
@@ -562,18 +568,105 @@ mod tests {
 
     #[test]
     fn a_record_past_its_ttl_is_absent() {
+        // Kept for the time to live counted from the start's deadline plus the grace.
+        let expiry = DEADLINE + WRITE_GRACE_MS + TTL;
         let mut o = Object { stored: None };
         o.begin(F, 0);
         o.call(
             &finish("r", F, &result(Ok(200), Evidence::Started), &reply(200)),
             1,
         );
-        assert!(matches!(o.begin(F, TTL - 1), Begin::Replay { .. }));
-        assert_eq!(o.begin(F, TTL), Begin::Proceed);
+        assert!(matches!(o.begin(F, expiry - 1), Begin::Replay { .. }));
+        assert_eq!(o.begin(F, expiry), Begin::Proceed);
         // Another request may take an expired key too.
         let mut o = Object { stored: None };
         o.begin(F, 0);
-        assert_eq!(o.begin("other", TTL), Begin::Proceed);
+        assert_eq!(
+            o.begin("other", expiry - 1),
+            Begin::Reused,
+            "not yet expired"
+        );
+        assert_eq!(o.begin("other", expiry), Begin::Proceed);
+    }
+
+    #[test]
+    fn a_pending_record_reads_as_unknown_before_it_expires_however_short_the_ttl() {
+        // A time to live barely longer than the deadline (as the settings allow): the
+        // record once expired exactly when it turned "outcome unknown", so a
+        // redelivered cron event found no record and started the job again.
+        for ttl in [DEADLINE + 1, DEADLINE + WRITE_GRACE_MS, DEADLINE + 60_000] {
+            let mut o = Object { stored: None };
+            let call = |fingerprint| begin("r", fingerprint, DEADLINE, ttl);
+            let begin_at = |o: &mut Object, now| read_begin(&o.call(&call(F), now)).unwrap();
+            assert_eq!(begin_at(&mut o, 0), Begin::Proceed);
+            let until = DEADLINE + WRITE_GRACE_MS;
+            for now in [until, until + 1, until + ttl - 1] {
+                assert_eq!(
+                    begin_at(&mut o, now),
+                    Begin::OutcomeUnknown { started_at_ms: 0 },
+                    "ttl {ttl}, at {now}"
+                );
+            }
+            assert_eq!(begin_at(&mut o, until + ttl), Begin::Proceed, "ttl {ttl}");
+        }
+    }
+
+    #[test]
+    fn records_stored_by_the_previous_version_are_read() {
+        // Written with sorted keys by the hand-written JSON of earlier versions.
+        let pending = r#"{"expires_at":86428000,"fingerprint":"f","started_at":1000,"state":"pending","until":29000}"#;
+        assert_eq!(
+            read_begin(&apply(Some(pending), &begin("r", "f", DEADLINE, TTL), 2_000).answer),
+            Ok(Begin::InProgress {
+                started_at_ms: 1000,
+                retry_after_secs: 27
+            })
+        );
+        let done = r#"{"expires_at":86428000,"fingerprint":"f","kept":{"body":"{\"ok\":true}","evidence":"started","outcome":"ok","retry_after":null,"status":200},"started_at":1000,"state":"done"}"#;
+        let Ok(Begin::Replay { kept, .. }) =
+            read_begin(&apply(Some(done), &begin("r", "f", DEADLINE, TTL), 2_000).answer)
+        else {
+            panic!("a replay")
+        };
+        assert_eq!((kept.status, kept.body.as_str()), (200, r#"{"ok":true}"#));
+        // A done record whose answer cannot be read is unknown, never absent.
+        let garbled = done.replace(r#""status":200"#, r#""status":"x""#);
+        assert_eq!(
+            read_begin(&apply(Some(&garbled), &begin("r", "f", DEADLINE, TTL), 2_000).answer),
+            Ok(Begin::OutcomeUnknown {
+                started_at_ms: 1000
+            })
+        );
+    }
+
+    #[test]
+    fn calls_records_and_answers_keep_their_field_names() {
+        let v: serde_json::Value = serde_json::from_str(&begin("r", "f", 1, 2)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"op": "begin", "record": "r", "fingerprint": "f", "deadline_ms": 1, "ttl_ms": 2})
+        );
+        let applied = apply(None, &begin("r", "f", 1_000, 60_000), 5);
+        let Write::Put { record, .. } = &applied.write else {
+            panic!("a pending record")
+        };
+        let v: serde_json::Value = serde_json::from_str(record).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"state": "pending", "fingerprint": "f", "started_at": 5, "until": 4_005, "expires_at": 64_005})
+        );
+        assert_eq!(applied.answer, r#"{"decision":"proceed"}"#);
+        let released = finish(
+            "r",
+            "f",
+            &result(Err((ErrorCode::ImportNotFound, 404)), Evidence::Refused),
+            &reply(404),
+        );
+        let v: serde_json::Value = serde_json::from_str(&released).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"op": "finish", "record": "r", "fingerprint": "f", "release": true})
+        );
     }
 
     #[test]
@@ -737,6 +830,6 @@ mod tests {
         let Write::Put { expires_at_ms, .. } = applied.write else {
             panic!("a begin writes a pending record")
         };
-        assert_eq!(expires_at_ms, 600_000 + WRITE_GRACE_MS);
+        assert_eq!(expires_at_ms, 600_000 + WRITE_GRACE_MS + 60_000);
     }
 }

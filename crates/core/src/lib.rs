@@ -18,6 +18,7 @@ mod attempts;
 mod base_url;
 mod caller_tokens;
 pub mod civil_time;
+pub mod cleanup;
 mod credentials;
 pub mod cron_flow;
 pub mod endpoint;
@@ -25,9 +26,7 @@ mod error;
 pub mod http_flow;
 pub mod idempotency;
 mod ids;
-pub mod json;
-mod json_object;
-pub use json_object::object as json_object;
+mod json_text;
 pub mod ledger;
 pub mod log_line;
 mod options;
@@ -37,6 +36,7 @@ pub mod request_body;
 pub mod retry;
 pub mod schedule;
 mod secret;
+mod setting_names;
 mod settings;
 pub mod template;
 #[cfg(test)]
@@ -49,7 +49,7 @@ pub use attempts::{AttemptOutcome, Attempts, Evidence, StartResult, Step};
 pub use base_url::BaseUrl;
 pub use caller_tokens::CallerTokens;
 pub use credentials::Credentials;
-pub use error::{ErrorCode, TriggerError};
+pub use error::{ErrorCode, TriggerError, UpstreamJson};
 pub use ids::{ApiKind, ImportId, PathOverride, ProjectToken, WorkspaceId};
 pub use log_line::{Skipped, TriggerLog};
 pub use options::StartOptions;
@@ -58,11 +58,11 @@ pub use reply::Reply;
 pub use retry::RetryLimits;
 pub use schedule::{RenderedJob, Schedules};
 pub use secret::Secret;
-pub use settings::{Lookup, Settings};
-pub use settings::{
+pub use setting_names::{
     ALLOWED_PATH_PREFIXES, API_BASE, API_KEY_ID, API_SECRET, ATTEMPT_TIMEOUT_MS, DEADLINE_MS,
     IDEMPOTENCY_TTL_SECONDS, MAX_ATTEMPTS, PANIC_TEST_ROUTE, PROJECT_TOKEN, SCHEDULES,
     START_LEDGER, TRIGGER_TOKENS, WORKSPACE_ID,
 };
-pub use upstream_answer::{read_answer, Accepted};
-pub use upstream_request::{StartRequest, UpstreamRequest};
+pub use settings::{Lookup, SettingValue, Settings};
+pub use upstream_answer::{read_answer, Accepted, ANSWER_READ_LIMIT};
+pub use upstream_request::{RequestView, StartRequest, UpstreamRequest};

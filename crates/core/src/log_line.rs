@@ -4,8 +4,8 @@
 
 use crate::error::TriggerError;
 use crate::ids::ApiKind;
-use crate::json::{Map, Value};
-use crate::json_object;
+use crate::json_text::to_text;
+use serde::Serialize;
 
 /// What one trigger did.
 #[derive(Clone, Debug)]
@@ -68,67 +68,87 @@ impl<'a> TriggerLog<'a> {
 
     /// The line, as compact JSON.
     pub fn to_line(&self) -> String {
-        let mut m = Map::new();
-        m.insert("event".into(), "import_trigger".into());
-        if let Some(id) = self.import_id {
-            m.insert(
-                "import_id".into(),
-                id.chars().take(128).collect::<String>().into(),
-            );
-        }
-        m.insert("api".into(), self.api.as_str().into());
         let outcome = match (self.skipped, self.error) {
             (Some(_), _) => "skipped",
             (None, Some(e)) => e.code.as_str(),
             (None, None) => "ok",
         };
-        m.insert("outcome".into(), outcome.into());
-        if let Some(skipped) = self.skipped {
-            m.insert(
-                "first_ran_at".into(),
-                iso_time(skipped.first_ran_at_ms).into(),
-            );
-            m.insert("recorded_outcome".into(), skipped.recorded_outcome.into());
-        }
-        if let Some(e) = self.error {
-            m.insert("message".into(), e.message.clone().into());
-        }
-        if let Some(status) = self
-            .upstream_status
-            .or(self.error.and_then(|e| e.upstream_status))
-        {
-            m.insert("upstream_status".into(), status.into());
-        }
-        m.insert("attempts".into(), self.attempts.into());
-        m.insert("duration_ms".into(), self.total_ms.into());
-        m.insert("cause".into(), self.cause.into());
-        if let Some(job) = self.job {
-            m.insert("job".into(), job.into());
-        }
-        if self.dry_run {
-            m.insert("dry_run".into(), true.into());
-        }
-        if self.replayed {
-            m.insert("idempotent_replay".into(), true.into());
-        }
-        Value::Object(m).to_string()
+        to_text(&Line {
+            event: "import_trigger",
+            import_id: self.import_id.map(|id| id.chars().take(128).collect()),
+            api: self.api,
+            outcome,
+            first_ran_at: self.skipped.map(|s| iso_time(s.first_ran_at_ms)),
+            recorded_outcome: self.skipped.map(|s| s.recorded_outcome),
+            message: self.error.map(|e| e.message.as_str()),
+            upstream_status: self
+                .upstream_status
+                .or(self.error.and_then(|e| e.upstream_status)),
+            attempts: self.attempts,
+            duration_ms: self.total_ms,
+            cause: self.cause,
+            job: self.job,
+            dry_run: self.dry_run,
+            idempotent_replay: self.replayed,
+        })
     }
+}
+
+/// The fields of a trigger's line (docs/behaviour.md, "Logs").
+#[derive(Serialize)]
+struct Line<'a> {
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import_id: Option<String>,
+    api: ApiKind,
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_ran_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded_outcome: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_status: Option<u16>,
+    attempts: u32,
+    duration_ms: u64,
+    cause: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_false")]
+    dry_run: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    idempotent_replay: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
+/// A line of an `event` and at most a message.
+#[derive(Serialize)]
+struct EventLine<'a> {
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
 }
 
 /// The line written when the worker panics (the runtime then reinitialises it). The
 /// panic's message holds no request data, so no secret.
 pub fn panic_line(message: &str) -> String {
-    json_object([
-        ("event", Value::from("panic")),
-        ("message", Value::from(message)),
-    ])
-    .to_string()
+    to_text(&EventLine {
+        event: "panic",
+        message: Some(message),
+    })
 }
 
 /// The line written when a start's outcome could not be recorded in the ledger (its
 /// pending record then reads as "outcome unknown" once its deadline passes).
 pub fn record_not_saved_line() -> String {
-    json_object([("event", Value::from("ledger_record_not_saved"))]).to_string()
+    to_text(&EventLine {
+        event: "ledger_record_not_saved",
+        message: None,
+    })
 }
 
 /// `2026-11-28T03:00:00Z` for a unix time in milliseconds.
@@ -144,7 +164,7 @@ fn iso_time(ms: u64) -> String {
 mod tests {
     use super::*;
     use crate::ErrorCode;
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     #[test]
     fn a_log_line_is_one_json_object_with_the_contract_fields() {
@@ -165,13 +185,41 @@ mod tests {
         .to_line();
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["import_id"], "imp\n\"x");
-        assert_eq!(v["api"], "imports-v1");
-        assert_eq!(v["outcome"], "import_not_found");
-        assert_eq!(v["upstream_status"], 404);
-        assert_eq!(v["attempts"], 1);
-        assert_eq!(v["duration_ms"], 12);
-        assert_eq!(v["cause"], "cron:0 3 * * *");
+        assert_eq!(
+            v,
+            json!({
+                "event": "import_trigger",
+                "import_id": "imp\n\"x",
+                "api": "imports-v1",
+                "outcome": "import_not_found",
+                "message": "Bloomreach answered 404: gone",
+                "upstream_status": 404,
+                "attempts": 1,
+                "duration_ms": 12,
+                "cause": "cron:0 3 * * *",
+                "job": "SCHEDULES[\"0 3 * * *\"][0]"
+            })
+        );
+    }
+
+    #[test]
+    fn flags_appear_only_when_set_and_event_lines_are_one_object() {
+        let long_id = "x".repeat(200);
+        let mut entry = TriggerLog::new(Some(&long_id), "http:token#1");
+        let v: Value = serde_json::from_str(&entry.to_line()).unwrap();
+        assert_eq!(v["import_id"].as_str().map(str::len), Some(128));
+        assert_eq!((v.get("dry_run"), v.get("idempotent_replay")), (None, None));
+        entry.dry_run = true;
+        entry.replayed = true;
+        let v: Value = serde_json::from_str(&entry.to_line()).unwrap();
+        assert_eq!(
+            (&v["dry_run"], &v["idempotent_replay"]),
+            (&json!(true), &json!(true))
+        );
+        let v: Value = serde_json::from_str(&panic_line("boom \"here\"")).unwrap();
+        assert_eq!(v, json!({"event": "panic", "message": "boom \"here\""}));
+        let v: Value = serde_json::from_str(&record_not_saved_line()).unwrap();
+        assert_eq!(v, json!({"event": "ledger_record_not_saved"}));
     }
 
     #[test]

@@ -6,24 +6,11 @@ use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, ImportId, PathOverride, ProjectToken, WorkspaceId};
-use crate::json::{Map, Value};
+use crate::json_text::{self, read_object, Refusal};
 use crate::retry::{RetryLimits, MAX_ATTEMPTS_LIMIT, MAX_ATTEMPT_TIMEOUT_MS, MAX_DEADLINE_MS};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
-
-const KNOWN: [&str; 12] = [
-    "projectToken",
-    "workspaceId",
-    "importId",
-    "apiKeyId",
-    "apiSecret",
-    "baseUrl",
-    "path",
-    "testConnection",
-    "api",
-    "maxAttempts",
-    "attemptTimeoutMs",
-    "deadlineMs",
-];
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 /// Validated options: the request to send and the limits of its retries.
 #[derive(Clone, Debug)]
@@ -33,61 +20,72 @@ pub struct StartOptions {
     pub limits: RetryLimits,
 }
 
-fn string<'a>(map: &'a Map, name: &str, required: bool) -> Result<Option<&'a str>, TriggerError> {
-    match map.get(name) {
-        None | Some(Value::Null) if !required => Ok(None),
-        None | Some(Value::Null) => Err(TriggerError::invalid(name, "is required")),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(TriggerError::invalid(name, "must be a string")),
-    }
+/// The options as JSON gives them, by their JavaScript names; `null` is "not given".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Fields {
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    project_token: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    workspace_id: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    import_id: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    api_key_id: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    api_secret: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    base_url: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_string")]
+    path: Option<String>,
+    #[serde(default, deserialize_with = "json_text::nullable_boolean")]
+    test_connection: Option<bool>,
+    #[serde(default, deserialize_with = "json_text::nullable_api")]
+    api: Option<ApiKind>,
+    #[serde(
+        default,
+        deserialize_with = "json_text::nullable_whole::<_, { MAX_ATTEMPTS_LIMIT as u64 }>"
+    )]
+    max_attempts: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "json_text::nullable_whole::<_, MAX_ATTEMPT_TIMEOUT_MS>"
+    )]
+    attempt_timeout_ms: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "json_text::nullable_whole::<_, MAX_DEADLINE_MS>"
+    )]
+    deadline_ms: Option<u64>,
+    /// The caller's own `fetch`, handled by the JavaScript side (`JSON.stringify`
+    /// drops a function; anything else it is given is ignored here).
+    #[serde(default, rename = "fetch")]
+    _fetch: Option<IgnoredAny>,
 }
 
-fn whole(map: &Map, name: &str, max: u64) -> Result<Option<u64>, TriggerError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| (1..=max).contains(n))
-            .map(Some)
-            .ok_or_else(|| {
-                TriggerError::invalid(name, &format!("must be a whole number from 1 to {max}"))
-            }),
-    }
+/// A required option's value, or the error naming it.
+fn required(value: Option<String>, name: &str) -> Result<String, TriggerError> {
+    value.ok_or_else(|| TriggerError::invalid(name, "is required"))
 }
 
 impl StartOptions {
     /// Reads the options from their JSON text (as `JSON.stringify` gives it; a
     /// `fetch` function is dropped by that, and handled by the JS side).
     pub fn from_json(text: &str) -> Result<StartOptions, TriggerError> {
-        let value = crate::json::parse(text.as_bytes())
-            .map_err(|_| TriggerError::invalid("options", "must be an object"))?;
-        let map = value
-            .as_object()
-            .ok_or_else(|| TriggerError::invalid("options", "must be an object"))?;
-        if let Some(unknown) = map
-            .iter()
-            .map(|(k, _)| k)
-            .find(|k| !KNOWN.contains(&k.as_str()) && k.as_str() != "fetch")
-        {
-            let shown: String = unknown.chars().take(40).collect();
-            return Err(TriggerError::invalid(
-                "options",
-                &format!(
-                    "unknown option {} (known: {}, fetch)",
-                    Value::from(shown),
-                    KNOWN.join(", ")
-                ),
-            ));
-        }
-        let required = |name| string(map, name, true).map(Option::unwrap_or_default);
+        let fields: Fields = read_object(text.as_bytes()).map_err(|refusal| match refusal {
+            Refusal::NotJson(_) | Refusal::NotAnObject => {
+                TriggerError::invalid("options", "must be an object")
+            }
+            Refusal::Members(message) => TriggerError::invalid("options", &message),
+            Refusal::Field { name, message } => TriggerError::invalid(&name, &message),
+        })?;
         // "Set" means non-empty after trimming, as for the worker's settings.
-        let optional =
-            |name| string(map, name, false).map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
-        let project = optional(OPTION_NAMES.project)?
-            .map(|p| ProjectToken::parse_as(OPTION_NAMES.project, p))
+        let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        let project = set(fields.project_token)
+            .map(|p| ProjectToken::parse_as(OPTION_NAMES.project, p.trim()))
             .transpose()?;
-        let workspace = optional(OPTION_NAMES.workspace)?
-            .map(|w| WorkspaceId::parse_as(OPTION_NAMES.workspace, w))
+        let workspace = set(fields.workspace_id)
+            .map(|w| WorkspaceId::parse_as(OPTION_NAMES.workspace, w.trim()))
             .transpose()?;
         if project.is_none() && workspace.is_none() {
             return Err(TriggerError::invalid(
@@ -95,39 +93,36 @@ impl StartOptions {
                 "is required (or workspaceId, for a Data hub workspace)",
             ));
         }
-        let import_id = ImportId::parse_as("importId", required("importId")?)?;
+        let import_id = ImportId::parse_as("importId", &required(fields.import_id, "importId")?)?;
         let credentials = Credentials::new(
             "apiKeyId",
-            required("apiKeyId")?,
+            &required(fields.api_key_id, "apiKeyId")?,
             "apiSecret",
-            required("apiSecret")?,
+            &required(fields.api_secret, "apiSecret")?,
         )?;
-        let base = string(map, "baseUrl", false)?
-            .map(|b| BaseUrl::parse_as("baseUrl", b))
+        let base = fields
+            .base_url
+            .map(|b| BaseUrl::parse_as("baseUrl", &b))
             .transpose()?;
-        let path = string(map, "path", false)?
+        let path = fields
+            .path
+            .as_deref()
             .map(PathOverride::parse)
             .transpose()?;
-        let api = string(map, "api", false)?.map(ApiKind::parse).transpose()?;
-        let test_connection = match map.get("testConnection") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                return Err(TriggerError::invalid(
-                    "testConnection",
-                    "must be true or false",
-                ))
-            }
-        };
         let defaults = RetryLimits::default();
         let limits = RetryLimits {
-            max_attempts: whole(map, "maxAttempts", u64::from(MAX_ATTEMPTS_LIMIT))?
+            // bounded to 1..=MAX_ATTEMPTS_LIMIT when read
+            max_attempts: fields
+                .max_attempts
                 .map_or(defaults.max_attempts, |n| n as u32),
-            attempt_timeout_ms: whole(map, "attemptTimeoutMs", MAX_ATTEMPT_TIMEOUT_MS)?
+            attempt_timeout_ms: fields
+                .attempt_timeout_ms
                 .unwrap_or(defaults.attempt_timeout_ms),
-            deadline_ms: whole(map, "deadlineMs", MAX_DEADLINE_MS)?.unwrap_or(defaults.deadline_ms),
+            deadline_ms: fields.deadline_ms.unwrap_or(defaults.deadline_ms),
             ..defaults
         };
+        let api = fields.api;
+        let test_connection = fields.test_connection;
         let account = Account {
             project,
             workspace,
@@ -184,29 +179,48 @@ mod tests {
     #[test]
     fn bad_options_name_the_option() {
         for (extra, name) in [
-            (r#""importId":"a b""#, "importId:"),
             (r#""baseUrl":"ftp://x""#, "baseUrl:"),
             (r#""testConnection":"no""#, "testConnection:"),
             (r#""api":"v3""#, "api:"),
             (r#""path":"""#, "path:"),
             (r#""maxAttempts":0"#, "maxAttempts:"),
-            (r#""importID":"x""#, "options: unknown option \"importID\""),
+            (r#""importID":"x""#, "options: unknown field `importID`, expected one of `projectToken`, `workspaceId`, `importId`,"),
+            (r#""maxAttempts":2.5"#, "maxAttempts: must be a whole number from 1 to 10"),
+            (r#""deadlineMs":"500""#, "deadlineMs: must be a whole number from 1 to 600000"),
+            (r#""workspaceId":7"#, "workspaceId: must be a string"),
+            (r#""importId":"i""#, "options: duplicate field `importId`"),
         ] {
             let e = StartOptions::from_json(&format!("{{{}}}", BASE.to_owned() + "," + extra))
                 .unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest);
             assert!(e.message.starts_with(name), "{} / {name}", e.message);
         }
+        let e = StartOptions::from_json(
+            r#"{"projectToken":"p","importId":"a b","apiKeyId":"k","apiSecret":"s"}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("importId:"), "{}", e.message);
         let e = StartOptions::from_json(r#"{"importId":"i"}"#).unwrap_err();
         assert!(
             e.message.starts_with("projectToken: is required"),
             "{}",
             e.message
         );
-        assert!(StartOptions::from_json("[]")
-            .unwrap_err()
-            .message
-            .starts_with("options:"));
+        for not_an_object in ["[]", "null", "{", ""] {
+            assert_eq!(
+                StartOptions::from_json(not_an_object).unwrap_err().message,
+                "options: must be an object"
+            );
+        }
+        // `null` is "not given"; `fetch` is the JavaScript side's.
+        let o =
+            options(r#""path":null,"testConnection":null,"maxAttempts":null,"fetch":{}"#).unwrap();
+        assert_eq!((o.upstream.body, o.limits.max_attempts), (None, 4));
+        let e = StartOptions::from_json(
+            r#"{"projectToken":"p","importId":null,"apiKeyId":"k","apiSecret":"s"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "importId: is required");
     }
 
     #[test]

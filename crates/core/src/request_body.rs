@@ -2,7 +2,8 @@
 
 use crate::error::TriggerError;
 use crate::ids::{ApiKind, PathOverride};
-use crate::json::{self, Members, Value};
+use crate::json_text::{self, read_object, Refusal};
+use serde::Deserialize;
 
 /// Bodies larger than this are refused with `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -15,99 +16,41 @@ pub struct StartFields {
     pub api: Option<ApiKind>,
 }
 
-/// The body's fields before their types are checked. An explicit `null` is kept, and
-/// refused later as a wrong type rather than read as "absent".
-#[derive(Default)]
-struct RawFields {
-    path: Option<Value>,
-    test_connection: Option<Value>,
-    api: Option<Value>,
+/// The body as JSON gives it. An explicit `null` is a wrong type, not "absent".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    #[serde(default, deserialize_with = "json_text::string")]
+    path: Option<String>,
+    #[serde(default, deserialize_with = "json_text::boolean")]
+    test_connection: Option<bool>,
+    #[serde(default, deserialize_with = "json_text::api")]
+    api: Option<ApiKind>,
 }
 
-const FIELDS: &[&str] = &["path", "test_connection", "api"];
-
-impl RawFields {
-    /// Takes the members of the body's object, refusing unknown and repeated fields by
-    /// name.
-    fn read(members: Vec<(String, Value)>) -> Result<RawFields, TriggerError> {
-        let mut fields = RawFields::default();
-        for (key, value) in members {
-            let slot = match key.as_str() {
-                "path" => &mut fields.path,
-                "test_connection" => &mut fields.test_connection,
-                "api" => &mut fields.api,
-                _ => {
-                    let known: Vec<String> = FIELDS.iter().map(|f| format!("`{f}`")).collect();
-                    return Err(TriggerError::invalid(
-                        "body",
-                        &format!(
-                            "unknown field `{key}`, expected one of {}",
-                            known.join(", ")
-                        ),
-                    ));
-                }
-            };
-            if slot.is_some() {
-                return Err(TriggerError::invalid(
-                    "body",
-                    &format!("duplicate field `{key}`"),
-                ));
-            }
-            *slot = Some(value);
-        }
-        Ok(fields)
-    }
-}
-
-/// Parses the body. Empty (or white space only) and `{}` both mean "no fields".
+/// Parses the body. An empty body and `{}` both mean "no fields"; anything else is
+/// read as serde_json reads it, so a body of white space alone is not JSON.
 pub fn parse_body(body: &[u8]) -> Result<StartFields, TriggerError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(too_large());
     }
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(StartFields::default());
     }
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(TriggerError::invalid("body", "must be a JSON object"));
-    }
-    let members = match json::parse_members(body) {
-        Ok(Members::Object(members)) => members,
-        Ok(Members::NotAnObject) => {
-            return Err(TriggerError::invalid("body", "must be a JSON object"))
-        }
-        Err(e) => {
-            return Err(TriggerError::invalid(
-                "body",
-                &format!("is not valid JSON ({e})"),
-            ))
-        }
-    };
-    let raw = RawFields::read(members)?;
-    let path = match raw.path {
-        None => None,
-        Some(Value::String(s)) => Some(PathOverride::parse(&s)?),
-        Some(_) => return Err(TriggerError::invalid("path", "must be a string")),
-    };
-    let test_connection = match raw.test_connection {
-        None => None,
-        Some(Value::Bool(b)) => Some(b),
-        Some(_) => {
-            return Err(TriggerError::invalid(
-                "test_connection",
-                "must be true or false",
-            ))
-        }
-    };
-    let api = match raw.api {
-        None => None,
-        Some(Value::String(s)) => Some(ApiKind::parse(&s)?),
-        Some(_) => return Err(TriggerError::invalid("api", ApiKind::EXPECTED)),
-    };
+    let fields: Body = read_object(body).map_err(|refusal| match refusal {
+        Refusal::NotJson(e) => TriggerError::invalid("body", &format!("is not valid JSON ({e})")),
+        Refusal::NotAnObject => TriggerError::invalid("body", "must be a JSON object"),
+        Refusal::Members(message) => TriggerError::invalid("body", &message),
+        Refusal::Field { name, message } => TriggerError::invalid(&name, &message),
+    })?;
     Ok(StartFields {
-        path,
-        test_connection,
-        api,
+        path: fields
+            .path
+            .as_deref()
+            .map(PathOverride::parse)
+            .transpose()?,
+        test_connection: fields.test_connection,
+        api: fields.api,
     })
 }
 
@@ -137,7 +80,7 @@ mod tests {
 
     #[test]
     fn empty_body_and_empty_object_mean_no_fields() {
-        for body in ["", "  \n", "{}", " { } "] {
+        for body in ["", "{}", " { } ", "\r\n\t{}\n"] {
             assert_eq!(
                 parse_body(body.as_bytes()).unwrap(),
                 StartFields::default(),
@@ -165,17 +108,50 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_fields_are_refused() {
-        assert!(message(r#"{"path":"/a","path":"/b"}"#).contains("duplicate field `path`"));
+    fn duplicate_fields_are_refused_by_name() {
+        assert_eq!(
+            message(r#"{"path":"/a","path":"/b"}"#),
+            "body: duplicate field `path`"
+        );
+        assert_eq!(
+            message(r#"{"api":"data-v1","test_connection":true,"api":"imports-v1"}"#),
+            "body: duplicate field `api`"
+        );
+    }
+
+    #[test]
+    fn white_space_alone_and_form_feeds_are_refused_as_serde_json_does() {
+        for body in [
+            " ", "  \n", "\t\r\n", "\u{c}", "\u{c}{}", "{}\u{c}", "\u{b}{}",
+        ] {
+            let m = message(body);
+            assert!(m.starts_with("body: is not valid JSON ("), "{body:?}: {m}");
+        }
+        assert_eq!(
+            message("  \n"),
+            "body: is not valid JSON (EOF while parsing a value at line 2 column 0)"
+        );
     }
 
     #[test]
     fn wrong_types_are_refused_naming_the_field() {
-        assert!(message(r#"{"path":1}"#).starts_with("path:"));
-        assert!(message(r#"{"path":null}"#).starts_with("path:"));
-        assert!(message(r#"{"test_connection":"false"}"#).starts_with("test_connection:"));
-        assert!(message(r#"{"api":"v9"}"#).starts_with("api:"));
-        assert!(message(r#"{"api":true}"#).starts_with("api:"));
+        assert_eq!(message(r#"{"path":1}"#), "path: must be a string");
+        assert_eq!(message(r#"{"path":null}"#), "path: must be a string");
+        assert_eq!(message(r#"{"path":{"a":[1]}}"#), "path: must be a string");
+        assert_eq!(
+            message(r#"{"test_connection":"false"}"#),
+            "test_connection: must be true or false"
+        );
+        assert_eq!(
+            message(r#"{"test_connection":null}"#),
+            "test_connection: must be true or false"
+        );
+        for api in [r#""v9""#, "true", "3", "null"] {
+            assert_eq!(
+                message(&format!(r#"{{"api":{api}}}"#)),
+                r#"api: must be "data-v1", "imports-v1" or "data-hub""#
+            );
+        }
         assert!(message(r#"{"path":" /x"}"#).starts_with("path:"));
     }
 
@@ -203,7 +179,18 @@ mod tests {
         let deep = format!("{{\"path\":{}", "[".repeat(10_000));
         let e = parse_body(deep.as_bytes()).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
-        assert!(e.message.starts_with("body:"), "{}", e.message);
+        assert!(
+            e.message.starts_with("body: is not valid JSON ("),
+            "{}",
+            e.message
+        );
+        // Closed, within the limit: serde_json's recursion limit refuses it.
+        let closed = format!("{{\"path\":{}{}}}", "[".repeat(5_000), "]".repeat(5_000));
+        assert!(
+            message(&closed).starts_with("body: is not valid JSON (recursion limit exceeded"),
+            "{}",
+            message(&closed)
+        );
     }
 
     #[test]

@@ -9,14 +9,19 @@ use crate::attempts::Evidence;
 use crate::error::{ErrorCode, TriggerError};
 use crate::idempotency;
 use crate::ids::{ApiKind, ImportId, PathOverride};
-use crate::json::{self, Map, Members, Value};
+use crate::json_text::{self, quoted, read_object, Refusal};
 use crate::ledger::Begin;
 use crate::log_line::Skipped;
 use crate::path_policy::PathPrefixes;
 use crate::retry::RetryLimits;
-use crate::settings::{Lookup, Settings, SCHEDULES};
+use crate::setting_names::SCHEDULES;
+use crate::settings::{Lookup, SettingValue, Settings};
 use crate::template::{parse_offset, PathTemplate};
 use crate::upstream_request::{StartRequest, UpstreamRequest};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::fmt;
 
 /// At most this many starts of one event run at once: the platform's limit on
 /// simultaneous outgoing connections per invocation.
@@ -56,22 +61,64 @@ pub struct RenderedJob {
     pub start: Result<StartRequest, TriggerError>,
 }
 
-const JOB_FIELDS: [&str; 5] = ["import_id", "path", "test_connection", "api", "time_offset"];
-
 fn label(cron: &str, index: usize) -> String {
-    format!("SCHEDULES[{}][{index}]", Value::from(cron))
+    format!("SCHEDULES[{}][{index}]", quoted(cron))
 }
 
-fn read_jobs(cron: &str, jobs: &Value) -> Result<Vec<Result<JobSpec, TriggerError>>, TriggerError> {
-    match jobs.as_array() {
-        Some(list) => Ok(list
+/// The members of `SCHEDULES` in document order, equal keys included, each cron's
+/// jobs as written. serde_json's map keeps only the last of equal keys, which would
+/// silently drop the other jobs of a cron listed twice.
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(document: D) -> Result<Members, D::Error> {
+        struct InOrder;
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object mapping cron expressions to lists of jobs")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        document.deserialize_map(InOrder)
+    }
+}
+
+/// A job as JSON gives it. An explicit `null` is a wrong type, not "absent".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFields {
+    #[serde(default, deserialize_with = "json_text::string")]
+    import_id: Option<String>,
+    #[serde(default, deserialize_with = "json_text::string")]
+    path: Option<String>,
+    #[serde(default, deserialize_with = "json_text::boolean")]
+    test_connection: Option<bool>,
+    #[serde(default, deserialize_with = "json_text::api")]
+    api: Option<ApiKind>,
+    #[serde(default, deserialize_with = "json_text::string")]
+    time_offset: Option<String>,
+}
+
+fn read_jobs(
+    cron: &str,
+    jobs: &RawValue,
+) -> Result<Vec<Result<JobSpec, TriggerError>>, TriggerError> {
+    match serde_json::from_str::<Vec<Box<RawValue>>>(jobs.get()) {
+        Ok(list) => Ok(list
             .iter()
             .enumerate()
             .map(|(i, job)| read_job(&label(cron, i), job))
             .collect()),
-        None => Err(TriggerError::misconfigured(format!(
+        Err(_) => Err(TriggerError::misconfigured(format!(
             "SCHEDULES[{}]: must be a list of jobs",
-            Value::from(cron)
+            quoted(cron)
         ))),
     }
 }
@@ -81,31 +128,20 @@ fn same_cron(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-fn read_job(job: &str, value: &Value) -> Result<JobSpec, TriggerError> {
-    let object: &Map = value
-        .as_object()
-        .ok_or_else(|| TriggerError::misconfigured(format!("{job}: must be an object")))?;
-    if let Some(unknown) = object.keys().find(|k| !JOB_FIELDS.contains(&k.as_str())) {
-        return Err(TriggerError::misconfigured(format!(
-            "{job}: unknown field {} (known: {})",
-            Value::from(unknown.as_str()),
-            JOB_FIELDS.join(", ")
-        )));
-    }
+fn read_job(job: &str, value: &RawValue) -> Result<JobSpec, TriggerError> {
+    let fields: JobFields = read_object(value.get().as_bytes()).map_err(|refusal| {
+        TriggerError::misconfigured(match refusal {
+            Refusal::NotAnObject => format!("{job}: must be an object"),
+            // Cannot happen: the whole document was read as JSON before.
+            Refusal::NotJson(e) => format!("{job}: is not valid JSON ({e})"),
+            Refusal::Members(message) => format!("{job}: {message}"),
+            Refusal::Field { name, message } => format!("{job}.{name}: {message}"),
+        })
+    })?;
     let field = |name: &str| format!("{job}.{name}");
     let as_config = |e: TriggerError| TriggerError::misconfigured(e.message);
-    let text = |name: &str| -> Result<Option<&str>, TriggerError> {
-        match object.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(TriggerError::misconfigured(format!(
-                "{}: must be a string",
-                field(name)
-            ))),
-        }
-    };
-    let import_id = match text("import_id")? {
-        Some(id) => ImportId::parse_as(&field("import_id"), id).map_err(as_config)?,
+    let import_id = match fields.import_id {
+        Some(id) => ImportId::parse_as(&field("import_id"), &id).map_err(as_config)?,
         None => {
             return Err(TriggerError::misconfigured(format!(
                 "{}: is required",
@@ -113,33 +149,19 @@ fn read_job(job: &str, value: &Value) -> Result<JobSpec, TriggerError> {
             )))
         }
     };
-    let api = match text("api")? {
-        Some(a) => Some(ApiKind::parse_as(&field("api"), a).map_err(as_config)?),
+    let path = match fields.path {
+        Some(p) => Some(PathTemplate::parse_as(&field("path"), &p).map_err(as_config)?),
         None => None,
     };
-    let path = match text("path")? {
-        Some(p) => Some(PathTemplate::parse_as(&field("path"), p).map_err(as_config)?),
-        None => None,
-    };
-    let offset_secs = match text("time_offset")? {
-        Some(o) => parse_offset(&field("time_offset"), o).map_err(as_config)?,
+    let offset_secs = match fields.time_offset {
+        Some(o) => parse_offset(&field("time_offset"), &o).map_err(as_config)?,
         None => 0,
-    };
-    let test_connection = match object.get("test_connection") {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            return Err(TriggerError::misconfigured(format!(
-                "{}: must be true or false",
-                field("test_connection")
-            )))
-        }
     };
     Ok(JobSpec {
         import_id,
-        api,
+        api: fields.api,
         path,
-        test_connection,
+        test_connection: fields.test_connection,
         offset_secs,
     })
 }
@@ -148,22 +170,12 @@ impl Schedules {
     /// Parses the `SCHEDULES` JSON text. Only a document that is not a JSON object of
     /// cron expressions fails as a whole; a bad cron or job is kept with its error.
     pub fn parse(text: &str) -> Result<Schedules, TriggerError> {
-        let not_an_object = || {
-            TriggerError::misconfigured(
-                "SCHEDULES: must be a JSON object mapping cron expressions to lists of jobs",
-            )
-        };
-        // Members in order, duplicates kept: `Value` would keep only the last list of
-        // a repeated cron and silently drop the others.
-        let members = match json::parse_members(text.as_bytes()) {
-            Ok(Members::Object(members)) => members,
-            Ok(Members::NotAnObject) => return Err(not_an_object()),
-            Err(e) => {
-                return Err(TriggerError::misconfigured(format!(
-                    "SCHEDULES: is not valid JSON ({e})"
-                )))
+        let Members(members) = read_object(text.as_bytes()).map_err(|refusal| match refusal {
+            Refusal::NotJson(e) => {
+                TriggerError::misconfigured(format!("SCHEDULES: is not valid JSON ({e})"))
             }
-        };
+            _ => not_an_object(),
+        })?;
         let mut entries: Vec<CronEntry> = Vec::new();
         for (index, (cron, jobs)) in members.iter().enumerate() {
             if entries.iter().any(|e| same_cron(&e.cron, cron)) {
@@ -179,11 +191,11 @@ impl Schedules {
             } else {
                 let keys: Vec<String> = std::iter::once(cron.as_str())
                     .chain(twins)
-                    .map(|k| Value::from(k).to_string())
+                    .map(quoted)
                     .collect();
                 Err(TriggerError::misconfigured(format!(
                     "SCHEDULES[{}]: the cron is listed {} times ({}; keys are compared with white space folded), so none of its jobs start; list it once",
-                    Value::from(cron.as_str()),
+                    quoted(cron),
                     keys.len(),
                     keys.join(", ")
                 )))
@@ -194,6 +206,20 @@ impl Schedules {
             });
         }
         Ok(Schedules(entries))
+    }
+
+    /// Parses `SCHEDULES` as the environment holds it: a JSON string in `[vars]`, or a
+    /// structured table (given as its JSON). Unset is an error naming it, and so is a
+    /// number or a boolean.
+    pub fn from_setting(value: Option<SettingValue>) -> Result<Schedules, TriggerError> {
+        match value {
+            Some(SettingValue::Text(text)) if !text.trim().is_empty() => Schedules::parse(&text),
+            Some(SettingValue::Structured(json)) => Schedules::parse(&json),
+            None | Some(SettingValue::Text(_)) => Err(TriggerError::misconfigured(format!(
+                "{SCHEDULES} is not set"
+            ))),
+            Some(SettingValue::Number(_) | SettingValue::Bool(_)) => Err(not_an_object()),
+        }
     }
 
     /// The starts of the event fired by `cron` at `scheduled_ms` (unix milliseconds).
@@ -213,7 +239,7 @@ impl Schedules {
             .ok_or_else(|| {
                 TriggerError::misconfigured(format!(
                     "SCHEDULES: has no jobs for cron {}",
-                    Value::from(cron)
+                    quoted(cron)
                 ))
             })?;
         let jobs = entry.jobs.as_ref().map_err(Clone::clone)?;
@@ -246,7 +272,7 @@ impl Schedules {
     pub fn problems(&self, crons: &[String]) -> Vec<String> {
         let mut problems = Vec::new();
         for entry in &self.0 {
-            let key = Value::from(entry.cron.as_str());
+            let key = quoted(&entry.cron);
             if !crons.iter().any(|c| same_cron(c, &entry.cron)) {
                 problems.push(format!(
                     "SCHEDULES[{key}]: this cron is not among [triggers] crons, so it never fires"
@@ -279,12 +305,18 @@ impl Schedules {
             if !self.0.iter().any(|e| same_cron(&e.cron, cron)) {
                 problems.push(format!(
                     "[triggers] crons: {} has no jobs in SCHEDULES",
-                    Value::from(cron.as_str())
+                    quoted(cron)
                 ));
             }
         }
         problems
     }
+}
+
+fn not_an_object() -> TriggerError {
+    TriggerError::misconfigured(
+        "SCHEDULES: must be a JSON object mapping cron expressions to lists of jobs",
+    )
 }
 
 /// Everything a scheduled event will do: each job's request (or why it cannot be
@@ -319,11 +351,7 @@ pub fn plan_event(
     scheduled_ms: i64,
 ) -> Result<EventPlan, TriggerError> {
     let settings = Settings::load(lookup)?;
-    let text = lookup
-        .get(SCHEDULES)
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| TriggerError::misconfigured(format!("{SCHEDULES} is not set")))?;
-    let planned = Schedules::parse(&text)?.plan(
+    let planned = Schedules::from_setting(lookup.get(SCHEDULES))?.plan(
         cron,
         scheduled_ms,
         &settings.account,
@@ -346,10 +374,7 @@ pub fn plan_event(
         jobs,
         limits: settings.limits,
         scope: settings.account.ledger_scope(),
-        ttl_ms: idempotency::ttl_ms(
-            lookup.get(idempotency::TTL_SETTING).as_deref(),
-            settings.limits.deadline_ms,
-        ),
+        ttl_ms: idempotency::ttl_ms(lookup, settings.limits.deadline_ms),
     })
 }
 
@@ -454,7 +479,7 @@ pub fn event_verdict(cron: &str, jobs: &[JobOutcome], with_ledger: bool) -> Even
         result: Err(format!(
             "{failed} of {} scheduled imports failed for cron {}; see the log lines",
             jobs.len(),
-            Value::from(cron)
+            quoted(cron)
         )),
         no_retry,
     }
@@ -671,7 +696,10 @@ mod tests {
         );
         assert!(errors[2].starts_with(r#"SCHEDULES["15 * * * *"][3].time_offset:"#));
         assert!(errors[3].starts_with(r#"SCHEDULES["15 * * * *"][4].import_id:"#));
-        assert!(errors[4].starts_with(r#"SCHEDULES["15 * * * *"][5]: unknown field "colour""#));
+        assert_eq!(
+            errors[4],
+            r#"SCHEDULES["15 * * * *"][5]: unknown field `colour`, expected one of `import_id`, `path`, `test_connection`, `api`, `time_offset`"#
+        );
         for p in &plan[1..] {
             assert_eq!(p.start.as_ref().unwrap_err().code, ErrorCode::Misconfigured);
         }
@@ -874,6 +902,88 @@ mod tests {
             assert!(e.message.starts_with("SCHEDULES:"), "{bad}");
         }
         assert!(Schedules::parse("{}").unwrap().0.is_empty());
+        // Not JSON anywhere, a job included, fails the whole document.
+        for bad in [
+            r#"{"0 3 * * *": [{"import_id": "a", "path": "\ud800"}]}"#,
+            "{\"0 3 * * *\": [{\"import_id\": tru}]}",
+            "\u{c}{}",
+        ] {
+            let e = Schedules::parse(bad).unwrap_err();
+            assert!(
+                e.message.starts_with("SCHEDULES: is not valid JSON ("),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        let deep = format!(r#"{{"0 3 * * *": {}{}}}"#, "[".repeat(200), "]".repeat(200));
+        assert!(Schedules::parse(&deep)
+            .unwrap_err()
+            .message
+            .starts_with("SCHEDULES: is not valid JSON (recursion limit exceeded"));
+    }
+
+    #[test]
+    fn a_repeated_field_of_a_job_is_refused_by_name() {
+        let s = Schedules::parse(
+            r#"{"0 3 * * *": [{"import_id": "a", "import_id": "b"}, {"import_id": "c", "path": "/x", "path": "/y"}, {"import_id": "d"}]}"#,
+        )
+        .unwrap();
+        let plan = s.plan("0 3 * * *", 0, &account(), None).unwrap();
+        let errors: Vec<&str> = plan[..2]
+            .iter()
+            .map(|p| p.start.as_ref().unwrap_err().message.as_str())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                r#"SCHEDULES["0 3 * * *"][0]: duplicate field `import_id`"#,
+                r#"SCHEDULES["0 3 * * *"][1]: duplicate field `path`"#
+            ]
+        );
+        assert!(plan[2].start.is_ok());
+    }
+
+    #[test]
+    fn wrong_types_in_a_job_name_the_field() {
+        let s = Schedules::parse(
+            r#"{"c": [{"import_id": 7}, {"import_id": "a", "test_connection": "no"}, {"import_id": "a", "api": 2}, {"import_id": "a", "path": null}, ["a"], "a"]}"#,
+        )
+        .unwrap();
+        let problems = s.problems(&["c".to_owned()]);
+        assert_eq!(
+            problems,
+            [
+                r#"SCHEDULES["c"][0].import_id: must be a string"#,
+                r#"SCHEDULES["c"][1].test_connection: must be true or false"#,
+                r#"SCHEDULES["c"][2].api: must be "data-v1", "imports-v1" or "data-hub""#,
+                r#"SCHEDULES["c"][3].path: must be a string"#,
+                r#"SCHEDULES["c"][4]: must be an object"#,
+                r#"SCHEDULES["c"][5]: must be an object"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn schedules_may_be_a_json_string_or_a_table_and_nothing_else() {
+        let job = r#"{"0 3 * * *": [{"import_id": "a"}]}"#;
+        for value in [
+            SettingValue::Text(job.into()),
+            SettingValue::Structured(job.into()),
+        ] {
+            let s = Schedules::from_setting(Some(value)).unwrap();
+            assert_eq!(s.0.len(), 1);
+        }
+        for unset in [None, Some(SettingValue::Text(" \n".into()))] {
+            assert_eq!(
+                Schedules::from_setting(unset).unwrap_err().message,
+                "SCHEDULES is not set"
+            );
+        }
+        for other in [SettingValue::Number(1.0), SettingValue::Bool(true)] {
+            let e = Schedules::from_setting(Some(other)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Misconfigured);
+            assert!(e.message.starts_with("SCHEDULES: must be a JSON object"));
+        }
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! The worker's settings (docs/behaviour.md, "Configuration of the worker"), read from a lookup of names to strings
-//! so the same code serves the worker's env, tests and the check command.
+//! The worker's settings (docs/behaviour.md, "Configuration of the worker"), read from a
+//! lookup of names to values so the same code serves the worker's env, tests and the
+//! check command.
 //!
 //! Problems are reported by setting name, never by value, and all at once, so one
-//! deploy fixes them all.
+//! deploy fixes them all. A value of the wrong kind (a number where text is expected, a
+//! table where a number is) is such a problem: no setting is ever silently taken as
+//! unset.
 
 use crate::account::Account;
 use crate::base_url::BaseUrl;
@@ -12,24 +15,11 @@ use crate::error::TriggerError;
 use crate::ids::{ProjectToken, WorkspaceId};
 use crate::path_policy::PathPrefixes;
 use crate::retry::{RetryLimits, MAX_ATTEMPTS_LIMIT, MAX_ATTEMPT_TIMEOUT_MS, MAX_DEADLINE_MS};
-
-pub const API_KEY_ID: &str = "BLOOMREACH_API_KEY_ID";
-pub const API_SECRET: &str = "BLOOMREACH_API_SECRET";
-pub const TRIGGER_TOKENS: &str = "TRIGGER_TOKENS";
-pub const PROJECT_TOKEN: &str = "BLOOMREACH_PROJECT_TOKEN";
-pub const WORKSPACE_ID: &str = "BLOOMREACH_WORKSPACE_ID";
-pub const API_BASE: &str = "BLOOMREACH_API_BASE";
-pub const ALLOWED_PATH_PREFIXES: &str = "ALLOWED_PATH_PREFIXES";
-pub const SCHEDULES: &str = "SCHEDULES";
-pub const ATTEMPT_TIMEOUT_MS: &str = "UPSTREAM_ATTEMPT_TIMEOUT_MS";
-pub const DEADLINE_MS: &str = "UPSTREAM_DEADLINE_MS";
-pub const MAX_ATTEMPTS: &str = "UPSTREAM_MAX_ATTEMPTS";
-/// How long the ledger keeps a record, in seconds.
-pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
-/// `enabled` turns on the panic route, for tests.
-pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
-/// The ledger's Durable Object binding.
-pub const START_LEDGER: &str = "START_LEDGER";
+use crate::setting_names::{
+    ALLOWED_PATH_PREFIXES, API_BASE, API_KEY_ID, API_SECRET, ATTEMPT_TIMEOUT_MS, DEADLINE_MS,
+    MAX_ATTEMPTS, PROJECT_TOKEN, TRIGGER_TOKENS, WORKSPACE_ID,
+};
+use std::ops::RangeInclusive;
 
 /// Everything a start needs from configuration.
 #[derive(Clone, Debug)]
@@ -41,19 +31,74 @@ pub struct Settings {
     pub limits: RetryLimits,
 }
 
-/// A lookup of a setting by name; empty values count as unset.
-pub trait Lookup {
-    fn get(&self, name: &str) -> Option<String>;
+/// A setting as the environment holds it: `[vars]` may hold text, numbers, booleans and
+/// tables.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingValue {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    /// A table or an array, as JSON text.
+    Structured(String),
 }
 
+/// A lookup of a setting by name; text that is empty after trimming counts as unset.
+pub trait Lookup {
+    fn get(&self, name: &str) -> Option<SettingValue>;
+}
+
+/// A lookup of text only (tests, the fuzz targets, the npm-free host tools).
 impl<F: Fn(&str) -> Option<String>> Lookup for F {
-    fn get(&self, name: &str) -> Option<String> {
-        self(name)
+    fn get(&self, name: &str) -> Option<SettingValue> {
+        self(name).map(SettingValue::Text)
     }
 }
 
-fn value(lookup: &dyn Lookup, name: &str) -> Option<String> {
-    lookup.get(name).filter(|v| !v.trim().is_empty())
+/// A text setting: `None` when unset (absent, or blank text), an error naming it when
+/// it holds a number, a boolean or a table.
+pub(crate) fn text(lookup: &dyn Lookup, name: &str) -> Result<Option<String>, TriggerError> {
+    match lookup.get(name) {
+        None => Ok(None),
+        Some(SettingValue::Text(text)) => Ok(Some(text).filter(|t| !t.trim().is_empty())),
+        Some(_) => Err(TriggerError::misconfigured(format!(
+            "{name}: must be a string"
+        ))),
+    }
+}
+
+/// A numeric setting, given as a number (`UPSTREAM_DEADLINE_MS = 5000` in `[vars]`) or
+/// as text (`"5000"`): both mean the same. `default` when unset; an error naming it
+/// (never showing its value) when it is not a whole number within `range`.
+pub(crate) fn whole_number(
+    lookup: &dyn Lookup,
+    name: &str,
+    default: u64,
+    range: RangeInclusive<u64>,
+) -> Result<u64, TriggerError> {
+    let number = match lookup.get(name) {
+        None => return Ok(default),
+        Some(SettingValue::Text(text)) if text.trim().is_empty() => return Ok(default),
+        Some(SettingValue::Text(text)) => text.trim().parse::<u64>().ok(),
+        // A float only when it is a whole number: 5000.0 is 5000, 5000.5 is malformed.
+        Some(SettingValue::Number(n)) if n.fract() == 0.0 && n >= 0.0 => Some(n as u64),
+        Some(_) => None,
+    };
+    number.filter(|n| range.contains(n)).ok_or_else(|| {
+        TriggerError::misconfigured(format!(
+            "{name}: must be a whole number from {} to {}",
+            range.start(),
+            range.end()
+        ))
+    })
+}
+
+/// An optional text setting read by `parse`: `Ok(None)` when unset.
+fn optional<T>(
+    lookup: &dyn Lookup,
+    name: &str,
+    parse: impl FnOnce(&str) -> Result<T, TriggerError>,
+) -> Result<Option<T>, TriggerError> {
+    text(lookup, name)?.map(|v| parse(&v)).transpose()
 }
 
 /// Collects problems so they can be reported together.
@@ -61,12 +106,15 @@ fn value(lookup: &dyn Lookup, name: &str) -> Option<String> {
 struct Problems(Vec<String>);
 
 impl Problems {
+    /// A required text setting, or `None` with its problem recorded.
     fn required(&mut self, lookup: &dyn Lookup, name: &str) -> Option<String> {
-        let v = value(lookup, name);
-        if v.is_none() {
-            self.0.push(format!("{name} is not set"));
+        match self.take(text(lookup, name))? {
+            Some(v) => Some(v),
+            None => {
+                self.0.push(format!("{name} is not set"));
+                None
+            }
         }
-        v
     }
 
     fn take<T>(&mut self, result: Result<T, TriggerError>) -> Option<T> {
@@ -82,28 +130,6 @@ impl Problems {
     }
 }
 
-fn bounded_number(
-    lookup: &dyn Lookup,
-    name: &str,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, TriggerError> {
-    let Some(text) = value(lookup, name) else {
-        return Ok(default);
-    };
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            TriggerError::misconfigured(format!(
-                "{name}: must be a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ))
-        })
-}
-
 impl Settings {
     /// Reads and validates every setting a start needs.
     pub fn load(lookup: &dyn Lookup) -> Result<Settings, TriggerError> {
@@ -116,43 +142,38 @@ impl Settings {
         };
         // Each id is optional on its own; a request for an API whose id is missing is
         // refused by `Account::target`, naming it. With neither, nothing can start.
-        let project = value(lookup, PROJECT_TOKEN);
-        let workspace = value(lookup, WORKSPACE_ID);
-        if project.is_none() && workspace.is_none() {
+        // `None` below: malformed, and recorded; `Some(None)`: unset.
+        let project = problems.take(optional(lookup, PROJECT_TOKEN, |p| {
+            ProjectToken::parse_as(PROJECT_TOKEN, p.trim())
+        }));
+        let workspace = problems.take(optional(lookup, WORKSPACE_ID, |w| {
+            WorkspaceId::parse_as(WORKSPACE_ID, w.trim())
+        }));
+        if matches!((&project, &workspace), (Some(None), Some(None))) {
             problems.0.push(format!(
                 "{PROJECT_TOKEN} is not set (or {WORKSPACE_ID}, for a Data hub workspace)"
             ));
         }
-        let project =
-            project.map(|p| problems.take(ProjectToken::parse_as(PROJECT_TOKEN, p.trim())));
-        let workspace =
-            workspace.map(|w| problems.take(WorkspaceId::parse_as(WORKSPACE_ID, w.trim())));
-        let base = match value(lookup, API_BASE) {
-            Some(b) => problems
-                .take(BaseUrl::parse_as(API_BASE, b.trim()))
-                .map(Some),
-            None => Some(None),
-        };
-        let prefixes = match value(lookup, ALLOWED_PATH_PREFIXES) {
-            Some(p) => problems
-                .take(PathPrefixes::parse_as(ALLOWED_PATH_PREFIXES, &p))
-                .map(Some),
-            None => Some(None),
-        };
+        let base = problems.take(optional(lookup, API_BASE, |b| {
+            BaseUrl::parse_as(API_BASE, b.trim())
+        }));
+        let prefixes = problems.take(optional(lookup, ALLOWED_PATH_PREFIXES, |p| {
+            PathPrefixes::parse_as(ALLOWED_PATH_PREFIXES, p)
+        }));
         let defaults = RetryLimits::default();
-        let attempt_timeout = problems.take(bounded_number(
+        let attempt_timeout = problems.take(whole_number(
             lookup,
             ATTEMPT_TIMEOUT_MS,
             defaults.attempt_timeout_ms,
             1..=MAX_ATTEMPT_TIMEOUT_MS,
         ));
-        let deadline = problems.take(bounded_number(
+        let deadline = problems.take(whole_number(
             lookup,
             DEADLINE_MS,
             defaults.deadline_ms,
             1..=MAX_DEADLINE_MS,
         ));
-        let attempts = problems.take(bounded_number(
+        let attempts = problems.take(whole_number(
             lookup,
             MAX_ATTEMPTS,
             u64::from(defaults.max_attempts),
@@ -160,9 +181,8 @@ impl Settings {
         ));
         problems.finish()?;
         match (
-            // Unset is fine (`Some(None)`); set but invalid is a problem (`None`).
-            project.map_or(Some(None), |parsed| parsed.map(Some)),
-            workspace.map_or(Some(None), |parsed| parsed.map(Some)),
+            project,
+            workspace,
             base,
             credentials,
             prefixes,
@@ -202,7 +222,7 @@ impl Settings {
 
     /// Reads `TRIGGER_TOKENS`, needed only by the HTTP endpoint.
     pub fn caller_tokens(lookup: &dyn Lookup) -> Result<CallerTokens, TriggerError> {
-        match value(lookup, TRIGGER_TOKENS) {
+        match text(lookup, TRIGGER_TOKENS)? {
             Some(v) => CallerTokens::parse_as(TRIGGER_TOKENS, &v),
             None => Err(TriggerError::misconfigured(format!(
                 "{TRIGGER_TOKENS} is not set"
@@ -214,6 +234,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setting_names::SCHEDULES;
     use crate::test_support::lookup;
     use crate::ErrorCode;
 
@@ -286,5 +307,102 @@ mod tests {
         let e = Settings::caller_tokens(&lookup(GOOD)).unwrap_err();
         assert_eq!(e.code, ErrorCode::Misconfigured);
         assert!(e.message.contains(TRIGGER_TOKENS));
+    }
+
+    /// A lookup of `GOOD` as text, and `values` of any kind.
+    fn with_values(values: Vec<(&'static str, SettingValue)>) -> impl Lookup {
+        let good = GOOD
+            .iter()
+            .map(|(name, v)| (*name, SettingValue::Text((*v).to_owned())));
+        crate::test_support::Values(good.chain(values).collect())
+    }
+
+    #[test]
+    fn a_number_and_numeric_text_mean_the_same() {
+        for value in [
+            SettingValue::Number(5000.0),
+            SettingValue::Text("5000".into()),
+            SettingValue::Text(" 5000 ".into()),
+        ] {
+            let s = Settings::load(&with_values(vec![(DEADLINE_MS, value.clone())])).unwrap();
+            assert_eq!(s.limits.deadline_ms, 5000, "{value:?}");
+        }
+        let s = Settings::load(&with_values(vec![(
+            MAX_ATTEMPTS,
+            SettingValue::Number(2.0),
+        )]))
+        .unwrap();
+        assert_eq!(s.limits.max_attempts, 2);
+        // Blank text is unset, and takes the default.
+        let s = Settings::load(&with_values(vec![(
+            DEADLINE_MS,
+            SettingValue::Text(" ".into()),
+        )]))
+        .unwrap();
+        assert_eq!(s.limits.deadline_ms, RetryLimits::default().deadline_ms);
+    }
+
+    #[test]
+    fn a_number_of_another_kind_or_out_of_range_is_malformed_by_name() {
+        for value in [
+            SettingValue::Bool(true),
+            SettingValue::Structured(r#"{"ms":5000}"#.into()),
+            SettingValue::Structured("[5000]".into()),
+            SettingValue::Number(5000.5),
+            SettingValue::Number(-5000.0),
+            SettingValue::Number(0.0),
+            SettingValue::Number(600_001.0),
+            SettingValue::Number(f64::NAN),
+            SettingValue::Number(1e300),
+            SettingValue::Text("5000.0".into()),
+        ] {
+            let e = Settings::load(&with_values(vec![(DEADLINE_MS, value.clone())])).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Misconfigured);
+            assert_eq!(
+                e.message, "UPSTREAM_DEADLINE_MS: must be a whole number from 1 to 600000",
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_text_setting_of_another_kind_is_malformed_by_name_never_unset() {
+        for (name, value) in [
+            (API_SECRET, SettingValue::Number(12345.0)),
+            (API_KEY_ID, SettingValue::Bool(true)),
+            (PROJECT_TOKEN, SettingValue::Number(7.0)),
+            (
+                API_BASE,
+                SettingValue::Structured(r#"{"host":"secret-host"}"#.into()),
+            ),
+            (
+                ALLOWED_PATH_PREFIXES,
+                SettingValue::Structured(r#"["/secret"]"#.into()),
+            ),
+        ] {
+            let e = Settings::load(&with_values(vec![(name, value.clone())])).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Misconfigured);
+            assert_eq!(e.message, format!("{name}: must be a string"), "{value:?}");
+        }
+        // A malformed id is not also reported as missing.
+        let e = Settings::load(&with_values(vec![(
+            PROJECT_TOKEN,
+            SettingValue::Bool(false),
+        )]))
+        .unwrap_err();
+        assert!(!e.message.contains("is not set"), "{}", e.message);
+        let e = Settings::caller_tokens(&with_values(vec![(
+            TRIGGER_TOKENS,
+            SettingValue::Number(1.0),
+        )]))
+        .unwrap_err();
+        assert_eq!(e.message, "TRIGGER_TOKENS: must be a string");
+        assert_eq!(
+            text(
+                &with_values(vec![(SCHEDULES, SettingValue::Text("  ".into()))]),
+                SCHEDULES
+            ),
+            Ok(None)
+        );
     }
 }

@@ -17,7 +17,7 @@ pub(crate) fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> 
 /// The settings of a working deployment (a project, a key pair, [`TOKEN`]), with
 /// `extra` added or replacing them.
 pub(crate) fn deployment(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    use crate::settings::{API_KEY_ID, API_SECRET, PROJECT_TOKEN, TRIGGER_TOKENS};
+    use crate::setting_names::{API_KEY_ID, API_SECRET, PROJECT_TOKEN, TRIGGER_TOKENS};
     let mut pairs = vec![
         (API_KEY_ID, "the-key-id"),
         (API_SECRET, "the-api-secret"),
@@ -35,5 +35,15 @@ pub(crate) fn accepted(attempts_ms: u64) -> crate::attempts::StartResult {
         attempts: 1,
         attempts_ms,
         evidence: crate::attempts::Evidence::Started,
+    }
+}
+
+/// A lookup of settings of any kind, later pairs winning over earlier ones.
+pub(crate) struct Values(pub(crate) Vec<(&'static str, crate::settings::SettingValue)>);
+
+impl crate::settings::Lookup for Values {
+    fn get(&self, name: &str) -> Option<crate::settings::SettingValue> {
+        let found = self.0.iter().rev().find(|(n, _)| *n == name);
+        found.map(|(_, value)| value.clone())
     }
 }

@@ -4,11 +4,14 @@
 //! as a map of lists, as `{code, message}`, a top-level `error`, or no JSON at all (an
 //! HTML page from a proxy, an empty body). All of them end up as one readable line.
 
-use crate::error::{ErrorCode, TriggerError};
-use crate::json::Value;
+use crate::error::{ErrorCode, TriggerError, UpstreamJson};
+use serde_json::Value;
 
 /// Bodies larger than this are not parsed as JSON (a proxy's error page can be huge).
 const MAX_JSON_BYTES: usize = 64 * 1024;
+/// How much of an answer's body a shell needs to read: one byte past the JSON limit
+/// tells a body too large to be JSON from one that fits; nothing after it is used.
+pub const ANSWER_READ_LIMIT: usize = MAX_JSON_BYTES + 1;
 /// Bloomreach's JSON body is passed on whole only up to this size.
 const MAX_PASSED_ON_BYTES: usize = 4 * 1024;
 /// The longest upstream text kept in a message, in characters.
@@ -63,15 +66,19 @@ pub fn read_answer(status: u16, body: &[u8]) -> Result<Accepted, TriggerError> {
     };
     let mut error = TriggerError::new(code, format!("Bloomreach answered {status}: {text}"));
     error.upstream_status = Some(status);
-    error.upstream = json.filter(|_| body.len() <= MAX_PASSED_ON_BYTES);
+    if json.is_some() && body.len() <= MAX_PASSED_ON_BYTES {
+        error.upstream = UpstreamJson::parse(body);
+    }
     Err(error)
 }
 
+/// The answer as JSON, read to find its messages (an object keeps the last of two
+/// equal keys, as any JSON reader would pass it on).
 fn parse_json(body: &[u8]) -> Option<Value> {
     if body.len() > MAX_JSON_BYTES {
         return None;
     }
-    crate::json::parse(body).ok()
+    serde_json::from_slice(body).ok()
 }
 
 /// One line of text out of whatever Bloomreach sent.
@@ -168,6 +175,19 @@ fn truncate(text: &str, max_chars: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn what_follows_the_read_limit_changes_nothing() {
+        // A shell reads at most ANSWER_READ_LIMIT bytes: a longer body reads the same.
+        let long = [b"x".repeat(super::ANSWER_READ_LIMIT), b"tail".to_vec()].concat();
+        let cut = &long[..super::ANSWER_READ_LIMIT];
+        assert_eq!(super::read_answer(500, &long), super::read_answer(500, cut));
+        let html = [b"<html><title>Down</title>".to_vec(), b" ".repeat(70_000)].concat();
+        assert_eq!(
+            super::read_answer(502, &html),
+            super::read_answer(502, &html[..super::ANSWER_READ_LIMIT])
+        );
+    }
+
     use super::*;
 
     fn err(status: u16, body: &str) -> TriggerError {
@@ -226,6 +246,25 @@ mod tests {
         );
         assert_eq!(e.upstream_status, Some(404));
         assert!(e.upstream.is_some());
+    }
+
+    #[test]
+    fn the_json_answer_is_passed_on_as_written() {
+        let body =
+            "\n { \"success\": false,\n  \"errors\": {\"message\": \"x\", \"code\": 1.50} } \n";
+        let e = err(400, body);
+        assert_eq!(
+            e.upstream.as_ref().map(UpstreamJson::as_str),
+            Some(body.trim())
+        );
+        // A number too large for a float, in a JSON answer, is passed on as written.
+        let big = r#"{"error": "x", "id": 123456789012345678901234567890}"#;
+        assert_eq!(
+            err(400, big).upstream.as_ref().map(UpstreamJson::as_str),
+            Some(big)
+        );
+        let reply = crate::endpoint::refusal_reply(&err(400, big));
+        assert!(reply.body.contains(big), "{}", reply.body);
     }
 
     #[test]

@@ -4,10 +4,10 @@ use crate::account::Target;
 use crate::base_url::BaseUrl;
 use crate::credentials::Credentials;
 use crate::ids::{ApiKind, ImportId, PathOverride};
-use crate::json::{Map, Value};
-use crate::json_object;
+use crate::json_text::to_text;
 use crate::secret::Secret;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::{Serialize, Serializer};
 
 /// Everything except `A-Z a-z 0-9 - . _ ~` is encoded in a path segment. Validated ids
 /// hold none of it today; encoding anyway keeps the URL right if the rules widen.
@@ -25,6 +25,18 @@ pub struct StartRequest {
     pub import_id: ImportId,
     pub path: Option<PathOverride>,
     pub test_connection: Option<bool>,
+}
+
+/// The upstream body: only the given fields, the path first, in the order Bloomreach's
+/// documentation gives them.
+#[derive(Serialize)]
+struct UpstreamBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_to_overwrite: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_connection: Option<bool>,
 }
 
 /// The HTTP request to send upstream. The authorization value is a [`Secret`].
@@ -71,20 +83,17 @@ impl StartRequest {
         if self.path.is_none() && self.test_connection.is_none() {
             return None;
         }
-        // The path's field is named by the API; keys are written sorted, which is the
-        // order Bloomreach's documentation gives them in.
-        let mut body = Map::new();
-        if let Some(path) = &self.path {
-            let field = match self.api() {
-                ApiKind::DataV1 | ApiKind::DataHub => "path",
-                ApiKind::ImportsV1 => "path_to_overwrite",
-            };
-            body.insert(field.to_owned(), Value::from(path.as_str()));
-        }
-        if let Some(test_connection) = self.test_connection {
-            body.insert("test_connection".to_owned(), Value::from(test_connection));
-        }
-        Some(Value::Object(body).to_json())
+        // The path's field is named by the API.
+        let path = self.path.as_ref().map(PathOverride::as_str);
+        let (path, path_to_overwrite) = match self.api() {
+            ApiKind::DataV1 | ApiKind::DataHub => (path, None),
+            ApiKind::ImportsV1 => (None, path),
+        };
+        Some(to_text(&UpstreamBody {
+            path,
+            path_to_overwrite,
+            test_connection: self.test_connection,
+        }))
     }
 
     /// The full upstream request.
@@ -109,33 +118,69 @@ impl UpstreamRequest {
     }
 
     /// The request as JSON with the authorization redacted, for dry runs and logs.
-    pub fn redacted(&self) -> crate::json::Value {
-        self.to_json(false)
+    pub fn redacted(&self) -> RequestView<'_> {
+        RequestView {
+            request: self,
+            show_authorization: false,
+        }
     }
 
     /// The request as JSON, credentials included, for the npm package to send.
-    pub fn sendable(&self) -> crate::json::Value {
-        self.to_json(true)
-    }
-
-    /// `{method, url, headers, body}`, the headers exactly as [`Self::headers`] gives
-    /// them, with the authorization shown or as `Basic ***`.
-    fn to_json(&self, show_authorization: bool) -> crate::json::Value {
-        // Inserted one by one: collecting into the map would sort, and link a sort.
-        let mut headers = crate::json::Map::new();
-        for (name, value) in self.headers() {
-            let value = match name {
-                "authorization" if !show_authorization => "Basic ***",
-                _ => value,
-            };
-            headers.insert(name.to_owned(), value.into());
+    pub fn sendable(&self) -> RequestView<'_> {
+        RequestView {
+            request: self,
+            show_authorization: true,
         }
-        json_object([
-            ("method", Value::from(self.method)),
-            ("url", Value::from(self.url.as_str())),
-            ("headers", Value::from(headers)),
-            ("body", Value::from(self.body.as_deref())),
-        ])
+    }
+}
+
+/// `{method, url, headers, body}` of a request, written as JSON by serde: the headers
+/// exactly as [`UpstreamRequest::headers`] gives them, with the authorization shown or
+/// as `Basic ***`.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    request: &'a UpstreamRequest,
+    show_authorization: bool,
+}
+
+impl RequestView<'_> {
+    /// The compact JSON text.
+    pub fn to_json(&self) -> String {
+        to_text(self)
+    }
+}
+
+impl Serialize for RequestView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'v> {
+            method: &'v str,
+            url: &'v str,
+            headers: Headers<'v>,
+            body: Option<&'v str>,
+        }
+        struct Headers<'v>(Vec<(&'static str, &'v str)>);
+        impl Serialize for Headers<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_map(self.0.iter().copied())
+            }
+        }
+        let request = self.request;
+        let headers = request
+            .headers()
+            .into_iter()
+            .map(|(name, value)| match name {
+                "authorization" if !self.show_authorization => (name, "Basic ***"),
+                _ => (name, value),
+            })
+            .collect();
+        View {
+            method: request.method,
+            url: &request.url,
+            headers: Headers(headers),
+            body: request.body.as_deref(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -245,10 +290,20 @@ mod tests {
     #[test]
     fn redacted_view_hides_the_authorization() {
         let up = request(ApiKind::DataV1, None, Some(true)).build(&BaseUrl::default(), &creds());
-        let shown = up.redacted().to_string();
+        let shown = up.redacted().to_json();
         assert!(shown.contains(r#""authorization":"Basic ***""#));
         assert!(!shown.contains(&up.authorization.expose()[6..]));
         assert!(shown.contains(r#""content-type":"application/json""#));
         assert!(!format!("{up:?}").contains("a2V5"));
+        let v: serde_json::Value = serde_json::from_str(&up.sendable().to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "method": "POST",
+                "url": up.url,
+                "headers": {"authorization": up.authorization.expose(), "content-type": "application/json"},
+                "body": "{\"test_connection\":true}"
+            })
+        );
     }
 }

@@ -1,10 +1,14 @@
-//! Property tests: no parser or validator panics on any input, built URLs decode back
-//! to the exact ids, and a request carries a content-type exactly when it has a body.
+//! Property tests: no parser or validator panics on any input (bodies, `SCHEDULES`,
+//! options, Bloomreach's answers, settings of any kind, the ledger's calls, records and
+//! answers), built URLs decode back to the exact ids, and a request carries a
+//! content-type exactly when it has a body.
 
 use bloomreach_import_core::civil_time::{parse_http_date, UtcDateTime};
 use bloomreach_import_core::endpoint::{prepare, route};
+use bloomreach_import_core::ledger;
 use bloomreach_import_core::request_body::parse_body;
 use bloomreach_import_core::retry::{decide, parse_retry_after};
+use bloomreach_import_core::schedule::plan_event;
 use bloomreach_import_core::template::{parse_offset, PathTemplate};
 use bloomreach_import_core::*;
 use percent_encoding::percent_decode_str;
@@ -30,6 +34,62 @@ fn account_of(id: &str, api: ApiKind) -> Target {
     account
         .target(Some(api), bloomreach_import_core::account::SETTING_NAMES)
         .unwrap()
+}
+
+/// Settings of any kind, by name.
+struct Values(Vec<(&'static str, SettingValue)>);
+
+impl Lookup for Values {
+    fn get(&self, name: &str) -> Option<SettingValue> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+const NAMES: [&str; 12] = [
+    API_KEY_ID,
+    API_SECRET,
+    TRIGGER_TOKENS,
+    PROJECT_TOKEN,
+    WORKSPACE_ID,
+    API_BASE,
+    ALLOWED_PATH_PREFIXES,
+    SCHEDULES,
+    ATTEMPT_TIMEOUT_MS,
+    DEADLINE_MS,
+    MAX_ATTEMPTS,
+    IDEMPOTENCY_TTL_SECONDS,
+];
+
+fn setting_value() -> impl Strategy<Value = SettingValue> {
+    prop_oneof![
+        "\\PC{0,40}".prop_map(SettingValue::Text),
+        "[0-9 ]{0,8}".prop_map(SettingValue::Text),
+        any::<f64>().prop_map(SettingValue::Number),
+        (0u32..1_000_000).prop_map(|n| SettingValue::Number(f64::from(n))),
+        any::<bool>().prop_map(SettingValue::Bool),
+        "\\PC{0,40}".prop_map(SettingValue::Structured),
+    ]
+}
+
+/// A JSON value of any shape, a few levels deep.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        "\\PC{0,12}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map("[a-z_]{1,10}", inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
 }
 
 fn account() -> Account {
@@ -92,6 +152,77 @@ proptest! {
         if let Ok(s) = Schedules::parse(&job) {
             let _ = s.plan("0 3 * * *", 86_400_000, &account(), None);
         }
+    }
+
+    #[test]
+    fn settings_of_any_kind_never_panic(values in proptest::collection::vec((0usize..12, setting_value()), 0..12)) {
+        let lookup = Values(values.into_iter().map(|(i, v)| (NAMES[i], v)).collect());
+        let _ = Settings::load(&lookup);
+        let _ = Settings::caller_tokens(&lookup);
+        let _ = plan_event(&lookup, "0 3 * * *", 0);
+        let _ = Schedules::from_setting(lookup.get(SCHEDULES));
+    }
+
+    #[test]
+    fn ledger_inputs_never_panic(
+        stored in proptest::option::of(json_value()),
+        call in json_value(),
+        text in "\\PC{0,80}",
+        now in any::<u64>(),
+    ) {
+        let stored = stored.map(|v| v.to_string());
+        for call in [call.to_string(), text.clone()] {
+            let applied = ledger::apply(stored.as_deref(), &call, now);
+            let _ = ledger::read_begin(&applied.answer);
+            let _ = ledger::record_of(&call);
+        }
+        let _ = ledger::read_begin(&text);
+        let _ = ledger::read_finish(&text);
+        let begin = ledger::begin("r", "f", now % 1_000_000, now);
+        let _ = ledger::apply(stored.as_deref(), &begin, now);
+    }
+
+    #[test]
+    fn json_of_any_shape_never_panics(value in json_value()) {
+        let text = value.to_string();
+        let _ = parse_body(text.as_bytes());
+        let _ = StartOptions::from_json(&text);
+        let _ = read_answer(400, text.as_bytes());
+        let job = format!(r#"{{"0 3 * * *":[{text}],"x":{text}}}"#);
+        for doc in [&text, &job] {
+            if let Ok(s) = Schedules::parse(doc) {
+                let _ = s.problems(&["0 3 * * *".to_owned()]);
+                let _ = s.plan("0 3 * * *", 0, &account(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_of_the_documented_fields_reads_back_the_same(
+        path in proptest::option::of("/[a-z0-9/._-]{0,40}"),
+        tc in proptest::option::of(any::<bool>()),
+        api in proptest::option::of(0usize..3),
+        pretty in any::<bool>(),
+    ) {
+        let api = api.map(|i| ApiKind::ALL[i]);
+        let value = serde_json::json!({"path": path, "test_connection": tc, "api": api.map(ApiKind::as_str)});
+        // Only the given fields: `null` is a wrong type.
+        let given: serde_json::Map<String, serde_json::Value> = value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let body = if pretty {
+            serde_json::to_string_pretty(&given).unwrap()
+        } else {
+            serde_json::to_string(&given).unwrap()
+        };
+        let fields = parse_body(body.as_bytes()).unwrap();
+        prop_assert_eq!(fields.path.as_ref().map(PathOverride::as_str), path.as_deref());
+        prop_assert_eq!(fields.test_connection, tc);
+        prop_assert_eq!(fields.api, api);
     }
 
     #[test]

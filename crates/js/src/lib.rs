@@ -4,12 +4,11 @@
 //! conversions and the wasm small (no js-sys object building). The JavaScript side
 //! (npm/lib/glue.cjs) only calls `fetch` and timers, as [`Attempts`] asks.
 
-use bloomreach_import_core::json::{self, Value};
-use bloomreach_import_core::json_object;
 use bloomreach_import_core::{
-    AttemptOutcome, Attempts as CoreAttempts, ErrorCode, StartOptions, StartResult, Step,
-    TriggerError,
+    AttemptOutcome, Attempts as CoreAttempts, ErrorCode, RequestView, StartOptions, StartResult,
+    Step, TriggerError, UpstreamRequest,
 };
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
@@ -50,22 +49,70 @@ pub fn exit_code(code: Option<String>) -> u8 {
     }
 }
 
-fn error_json(error: &TriggerError) -> Value {
-    json_object([
-        ("code", Value::from(error.code.as_str())),
-        ("message", Value::from(error.message.as_str())),
-    ])
-}
-
 /// Every answer across the boundary is one JSON object tagged by `type`: `request`,
 /// `send`, `done`, or `error` with `{code, message}`, which the glue throws. Nothing
 /// here throws, and no field is `null` unless the documented result says so.
-fn error_answer(error: &TriggerError) -> String {
-    json_object([("type", Value::from("error")), ("error", error_json(error))]).to_string()
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum Answer<'a> {
+    Request {
+        request: RequestView<'a>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Send {
+        after_ms: u64,
+        timeout_ms: u64,
+    },
+    Done {
+        result: ResultJson<'a>,
+    },
+    Error {
+        error: ErrorJson<'a>,
+    },
 }
 
-fn request_answer(request: Value) -> String {
-    json_object([("type", Value::from("request")), ("request", request)]).to_string()
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+/// The documented `{ok, status, attempts, code?, message?, retryAfter?}`; `status` is
+/// Bloomreach's, or `null` when it never answered.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultJson<'a> {
+    ok: bool,
+    status: Option<u16>,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
+impl Answer<'_> {
+    fn text(&self) -> String {
+        // Only strings, numbers, booleans and `null` are written, which serde_json
+        // always can.
+        serde_json::to_string(self).expect("an answer is always writable")
+    }
+}
+
+fn error_answer(error: &TriggerError) -> String {
+    Answer::Error {
+        error: ErrorJson {
+            code: error.code.as_str(),
+            message: &error.message,
+        },
+    }
+    .text()
+}
+
+fn request_answer(request: RequestView<'_>) -> String {
+    Answer::Request { request }.text()
 }
 
 /// `buildStartImportRequest`: options as JSON in; a `request` or `error` answer out.
@@ -91,35 +138,48 @@ pub fn redacted_request(options_json: &str) -> String {
 /// by the JavaScript side; or why it cannot start (invalid options).
 #[wasm_bindgen]
 pub struct Attempts {
-    state: Result<(CoreAttempts, Step, Value), TriggerError>,
+    state: Result<(CoreAttempts, Step, UpstreamRequest), TriggerError>,
 }
 
 /// An attempt's outcome as the JavaScript side reports it:
 /// `{"kind": "answered", "status", "retryAfter", "body"}`, `{"kind": "timedOut"}` or
 /// `{"kind": "error", "code", "message"}` for a rejected `fetch`, which the core reads.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+enum Outcome {
+    #[serde(rename_all = "camelCase")]
+    Answered {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+        #[serde(default)]
+        body: Option<String>,
+    },
+    TimedOut,
+    Error {
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+}
+
 fn read_outcome(text: &str) -> Option<AttemptOutcome> {
-    let v = json::parse(text.as_bytes()).ok()?;
-    match v.get("kind")?.as_str()? {
-        "answered" => Some(AttemptOutcome::Answered {
-            status: u16::try_from(v.get("status")?.as_u64()?).ok()?,
-            retry_after: v
-                .get("retryAfter")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            body: v
-                .get("body")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .as_bytes()
-                .to_vec(),
-        }),
-        "timedOut" => Some(AttemptOutcome::TimedOut),
-        "error" => Some(AttemptOutcome::from_fetch_error(
-            v.get("code").and_then(Value::as_str),
-            v.get("message").and_then(Value::as_str).unwrap_or(""),
-        )),
-        _ => None,
-    }
+    Some(match serde_json::from_str::<Outcome>(text).ok()? {
+        Outcome::Answered {
+            status,
+            retry_after,
+            body,
+        } => AttemptOutcome::Answered {
+            status,
+            retry_after,
+            body: body.unwrap_or_default().into_bytes(),
+        },
+        Outcome::TimedOut => AttemptOutcome::TimedOut,
+        Outcome::Error { code, message } => {
+            AttemptOutcome::from_fetch_error(code.as_deref(), message.as_deref().unwrap_or(""))
+        }
+    })
 }
 
 fn step_json(step: &Step) -> String {
@@ -127,41 +187,35 @@ fn step_json(step: &Step) -> String {
         Step::Send {
             after_ms,
             timeout_ms,
-        } => json_object([
-            ("type", Value::from("send")),
-            ("afterMs", Value::from(*after_ms)),
-            ("timeoutMs", Value::from(*timeout_ms)),
-        ]),
-        Step::Done(result) => json_object([
-            ("type", Value::from("done")),
-            ("result", result_json(result)),
-        ]),
+        } => Answer::Send {
+            after_ms: *after_ms,
+            timeout_ms: *timeout_ms,
+        },
+        Step::Done(result) => Answer::Done {
+            result: result_json(result),
+        },
     }
-    .to_string()
+    .text()
 }
 
-/// The documented `{ok, status, attempts, code?, message?, retryAfter?}`; `status` is
-/// Bloomreach's, or `null` when it never answered.
-fn result_json(result: &StartResult) -> Value {
+fn result_json(result: &StartResult) -> ResultJson<'_> {
     match &result.outcome {
-        Ok(accepted) => json_object([
-            ("ok", Value::from(true)),
-            ("status", Value::from(accepted.status)),
-            ("attempts", Value::from(result.attempts)),
-        ]),
-        Err(e) => {
-            let mut failed = json_object([
-                ("ok", Value::from(false)),
-                ("status", Value::from(e.upstream_status)),
-                ("attempts", Value::from(result.attempts)),
-                ("code", Value::from(e.code.as_str())),
-                ("message", Value::from(e.message.as_str())),
-            ]);
-            if let (Some(secs), Some(map)) = (e.retry_after_secs, failed.as_object_mut()) {
-                map.insert("retryAfter".into(), secs.into());
-            }
-            failed
-        }
+        Ok(accepted) => ResultJson {
+            ok: true,
+            status: Some(accepted.status),
+            attempts: result.attempts,
+            code: None,
+            message: None,
+            retry_after: None,
+        },
+        Err(e) => ResultJson {
+            ok: false,
+            status: e.upstream_status,
+            attempts: result.attempts,
+            code: Some(e.code.as_str()),
+            message: Some(&e.message),
+            retry_after: e.retry_after_secs,
+        },
     }
 }
 
@@ -173,7 +227,7 @@ impl Attempts {
     pub fn new(options_json: &str, now_ms: f64) -> Attempts {
         let state = StartOptions::from_json(options_json).map(|options| {
             let (attempts, first) = CoreAttempts::begin(options.limits, now_ms.max(0.0) as u64);
-            (attempts, first, options.upstream.sendable())
+            (attempts, first, options.upstream)
         });
         Attempts { state }
     }
@@ -181,7 +235,7 @@ impl Attempts {
     /// The request to send: a `request` or `error` answer.
     pub fn request(&self) -> String {
         match &self.state {
-            Ok((_, _, request)) => request_answer(request.clone()),
+            Ok((_, _, request)) => request_answer(request.sendable()),
             Err(e) => error_answer(e),
         }
     }
@@ -228,23 +282,33 @@ mod tests {
         assert_eq!(v["request"]["headers"]["authorization"], "Basic azpz");
         assert_eq!(v["request"]["body"], Value::Null);
         let v: Value = serde_json::from_str(&build_request("{}")).unwrap();
-        assert_eq!(v["type"], "error");
-        assert_eq!(v["error"]["code"], "invalid_request");
+        assert_eq!(
+            v,
+            json!({"type": "error", "error": {"code": "invalid_request", "message": "projectToken: is required (or workspaceId, for a Data hub workspace)"}})
+        );
     }
 
     #[test]
     fn the_redacted_request_hides_the_credentials() {
         let v: Value = serde_json::from_str(&redacted_request(OPTIONS)).unwrap();
-        assert_eq!(v["request"]["headers"]["authorization"], "Basic ***");
-        assert_eq!(v["request"]["method"], "POST");
+        assert_eq!(
+            v,
+            json!({"type": "request", "request": {
+                "method": "POST",
+                "url": "http://127.0.0.1:9/data/v1/projects/p/imports/i/start",
+                "headers": {"authorization": "Basic ***"},
+                "body": null
+            }})
+        );
     }
 
     #[test]
     fn a_run_steps_through_outcomes_given_as_json() {
         let mut run = Attempts::new(OPTIONS, 1000.0);
+        let first: Value = serde_json::from_str(&run.first_step()).unwrap();
         assert_eq!(
-            run.first_step(),
-            r#"{"afterMs":0,"timeoutMs":10000,"type":"send"}"#
+            first,
+            json!({"type": "send", "afterMs": 0, "timeoutMs": 10000})
         );
         let step: Value = serde_json::from_str(&run.on_outcome(
             r#"{"kind":"answered","status":429,"retryAfter":"1","body":""}"#,
@@ -319,7 +383,12 @@ mod tests {
             read_outcome(r#"{"kind":"error","message":"socket hang up"}"#),
             Some(AttemptOutcome::Failed { .. })
         ));
+        assert!(matches!(
+            read_outcome(r#"{"kind":"answered","status":404,"retryAfter":null,"body":"x"}"#),
+            Some(AttemptOutcome::Answered { status: 404, retry_after: None, ref body }) if body == b"x"
+        ));
         assert!(read_outcome(r#"{"kind":"answered","status":70000,"body":""}"#).is_none());
+        assert!(read_outcome(r#"{"kind":"later"}"#).is_none());
         assert!(read_outcome("[]").is_none());
     }
 }
