@@ -22,7 +22,8 @@ export type ErrorCode =
   | "idempotency_key_reused"
   | "idempotency_key_in_progress"
   | "upstream_outcome_unknown"
-  | "ledger_unavailable";
+  | "ledger_unavailable"
+  | "start_not_found";
 
 /** The codes a failed `startImport` resolves with. */
 export type StartImportFailureCode = Extract<

@@ -74,6 +74,20 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# Debian's Chromium, for the operator page's browser tests (no browser download from
+# elsewhere works on these machines).
+ensure_chromium() {
+  if ! command -v chromium >/dev/null; then
+    step "Installing Chromium for the browser tests (apt-get install chromium; once per machine)"
+    command -v apt-get >/dev/null || fail "chromium is missing and there is no apt-get: install Debian's chromium package"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq || fail "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null || fail "apt-get install chromium failed"
+  fi
+  chromium --version >/dev/null 2>&1 || fail "chromium is installed but does not run"
+}
+
 # Node 20.9, the oldest Node the npm package supports, for its tests only.
 ensure_node20() {
   local dir="$ROOT/tests/npm/node20"

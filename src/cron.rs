@@ -43,7 +43,7 @@ pub async fn run_event(cron: &str, scheduled_ms: f64, env: &Env) -> EventVerdict
 
 /// Drives one job to its end; its latest outcome.
 async fn run_job(job: PlannedJob, event: &EventRun, ledger: Option<&Ledger>) -> JobOutcome {
-    let mut next = event.begin_job(job, clock::now_ms());
+    let mut next = event.begin_job(job, clock::now_ms(), clock::random_u64());
     loop {
         next = match next {
             JobNext::AskLedger(awaiting) => {
@@ -62,6 +62,9 @@ async fn run_job(job: PlannedJob, event: &EventRun, ledger: Option<&Ledger>) -> 
                     ledger.record(record).await;
                 }
                 log::line(&done.log_line);
+                if let (Some(history), Some(ledger)) = (&done.history, ledger) {
+                    ledger.write_history(history).await;
+                }
                 return done.outcome;
             }
         }

@@ -47,32 +47,47 @@ impl<'a> EnvLookup<'a> {
         EnvLookup { env, read }
     }
 
-    /// One binding, read from the runtime: text with `Env::var`, a table with
-    /// `Env::object_var`. workers-rs 0.8 reads neither a number nor a boolean (its
-    /// bindings are told apart by constructor name, which `null` lacks: it throws), so
-    /// those, `null` and arrays are read with js_sys first.
     fn read_one(&self, name: &str) -> Option<SettingValue> {
-        let raw = js_sys::Reflect::get(self.env.as_ref(), &JsValue::from_str(name)).ok()?;
-        if raw.is_null() || raw.is_undefined() {
-            return None;
-        }
-        if let Some(number) = raw.as_f64() {
-            return Some(SettingValue::Number(number));
-        }
-        if let Some(flag) = raw.as_bool() {
-            return Some(SettingValue::Bool(flag));
-        }
-        if let Ok(text) = self.env.var(name) {
-            return Some(SettingValue::Text(text.to_string()));
-        }
-        if let Ok(table) = self.env.object_var::<serde_json::Value>(name) {
-            return Some(SettingValue::Structured(table.to_string()));
-        }
-        if js_sys::Array::is_array(&raw) {
-            let text = js_sys::JSON::stringify(&raw).ok()?;
-            return Some(SettingValue::Structured(text.into()));
-        }
-        None
+        read_setting(self.env, name)
+    }
+}
+
+/// One binding, read from the runtime: text with `Env::var`, a table with
+/// `Env::object_var`. workers-rs 0.8 reads neither a number nor a boolean (its
+/// bindings are told apart by constructor name, which `null` lacks: it throws), so
+/// those, `null` and arrays are read with js_sys first.
+fn read_setting(env: &Env, name: &str) -> Option<SettingValue> {
+    let raw = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
+    if raw.is_null() || raw.is_undefined() {
+        return None;
+    }
+    if let Some(number) = raw.as_f64() {
+        return Some(SettingValue::Number(number));
+    }
+    if let Some(flag) = raw.as_bool() {
+        return Some(SettingValue::Bool(flag));
+    }
+    if let Ok(text) = env.var(name) {
+        return Some(SettingValue::Text(text.to_string()));
+    }
+    if let Ok(table) = env.object_var::<serde_json::Value>(name) {
+        return Some(SettingValue::Structured(table.to_string()));
+    }
+    if js_sys::Array::is_array(&raw) {
+        let text = js_sys::JSON::stringify(&raw).ok()?;
+        return Some(SettingValue::Structured(text.into()));
+    }
+    None
+}
+
+/// Reads settings straight from an `env`, keeping nothing: for the ledger object,
+/// which reads its few once when it is made, and must not displace the requests'
+/// kept `env` ([`EnvLookup`]).
+pub struct Uncached<'a>(pub &'a Env);
+
+impl Lookup for Uncached<'_> {
+    fn get(&self, name: &str) -> Option<SettingValue> {
+        read_setting(self.0, name)
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::env_lookup::EnvLookup;
 use crate::ledger::Ledger;
 use crate::{body, clock, log, upstream};
-use bloomreach_import_core::http_flow::{self, Next, RequestHead};
+use bloomreach_import_core::http_flow::{self, LedgerCall, Next, RequestHead};
 use bloomreach_import_core::{ledger, Reply};
 use wasm_bindgen::JsValue;
 use worker::Env;
@@ -32,7 +32,7 @@ pub fn begin(req: &web_sys::Request, env: &Env) -> Begun {
     match http_flow::begin(&head, &lookup, clock::now_ms()) {
         // A record is only ever written after a ledger call; were there one, it would be
         // written in `finish`.
-        Next::Done(finished) if finished.record.is_none() => {
+        Next::Done(finished) if finished.record.is_none() && finished.history.is_none() => {
             if let Some(line) = &finished.log_line {
                 log::line(line);
             }
@@ -43,8 +43,24 @@ pub fn begin(req: &web_sys::Request, env: &Env) -> Begun {
     }
 }
 
+/// A request's reply, and the history entry to write once the reply is handed back.
+pub struct Finishing {
+    pub reply: Reply,
+    after: Option<(LedgerCall, Ledger)>,
+}
+
+impl Finishing {
+    /// Writes the history entry of an unkeyed start, if any: after the answer, still
+    /// inside the request's `waitUntil` work. A failure is logged and changes nothing.
+    pub async fn write_history(self) {
+        if let Some((call, ledger)) = self.after {
+            ledger.write_history(&call).await;
+        }
+    }
+}
+
 /// Drives a request begun with [`begin`] to its reply.
-pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Reply {
+pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Finishing {
     let lookup = EnvLookup::new(env);
     // Looked up once, and only for a start: other routes never need it.
     let mut ledger: Option<Option<Ledger>> = None;
@@ -55,7 +71,13 @@ pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Reply 
                 let has_ledger = ledger
                     .get_or_insert_with(|| Ledger::from_env(env))
                     .is_some();
-                awaiting.on_body(body, &lookup, has_ledger, clock::now_ms())
+                awaiting.on_body(
+                    body,
+                    &lookup,
+                    has_ledger,
+                    clock::now_ms(),
+                    clock::random_u64(),
+                )
             }
             Next::AskLedger(awaiting) => {
                 let answer = match ledger.as_ref().and_then(Option::as_ref) {
@@ -69,16 +91,31 @@ pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Reply 
                 sending.on_result(&result, clock::now_ms())
             }
             Next::Panic => panic_on_request(),
+            Next::History(read) => {
+                let has_ledger = ledger
+                    .get_or_insert_with(|| Ledger::from_env(env))
+                    .is_some();
+                read.prepare(&lookup, has_ledger, clock::now_ms())
+            }
+            Next::AskHistory(awaiting) => {
+                let answer = match ledger.as_ref().and_then(Option::as_ref) {
+                    Some(ledger) => ledger.call(awaiting.call()).await,
+                    None => Err(ledger::unavailable()),
+                };
+                awaiting.on_answer(answer)
+            }
             Next::Done(finished) => {
-                if let (Some(record), Some(ledger)) =
-                    (&finished.record, ledger.as_ref().and_then(Option::as_ref))
-                {
+                let ledger = ledger.flatten();
+                if let (Some(record), Some(ledger)) = (&finished.record, &ledger) {
                     ledger.record(record).await;
                 }
                 if let Some(line) = &finished.log_line {
                     log::line(line);
                 }
-                return finished.reply;
+                return Finishing {
+                    reply: finished.reply,
+                    after: finished.history.zip(ledger),
+                };
             }
         }
     }

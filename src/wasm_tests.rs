@@ -186,3 +186,16 @@ async fn map_bounded_keeps_order_and_the_limit() {
         .await
         .is_empty());
 }
+
+#[wasm_bindgen_test]
+fn random_bits_fill_64_bits_and_differ() {
+    let draws: Vec<u64> = (0..64).map(|_| crate::clock::random_u64()).collect();
+    let mut unique = draws.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), draws.len());
+    assert!(
+        draws.iter().any(|d| *d > u64::from(u32::MAX)),
+        "the high half is used"
+    );
+}

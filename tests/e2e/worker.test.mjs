@@ -164,10 +164,16 @@ describe("refused before any upstream call", () => {
   });
 
   it("404 not_found: unknown route", async () => {
-    for (const p of ["/", "/imports", "/imports/a/stop", "/imports/a/start/x"]) {
+    for (const p of ["/index.html", "/imports", "/imports/a/stop", "/imports/a/start/x"]) {
       const res = await worker.fetch(p, { method: "POST" });
       assertError(res, 404, "not_found");
     }
+  });
+
+  it("405 for the operator page's paths with another method than GET", async () => {
+    const res = await worker.fetch("/", { method: "POST" });
+    assertError(res, 405, "method_not_allowed");
+    assert.equal(res.headers.get("allow"), "GET, HEAD");
   });
 
   it("405 method_not_allowed with Allow", async () => {

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStandin, closedPort } from "../support/bloomreach-standin.mjs";
+import { startWorker, PROJECT, TOKEN } from "../support/worker-harness.mjs";
 import { FAULTS, FAULT_LIMITS } from "../support/faults.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -301,6 +302,65 @@ for (const [name, node] of [["Node 22", NODE22], ["Node 20.9", NODE20]]) {
     assert.equal(JSON.parse(hub.stdout).request.url, `${standin.url}/data/v2/workspaces/ws-eq/imports/ok_clieq3/start`, hub.stderr);
   });
 }
+
+it("the CLI lists a deployed worker's history: a table, JSON lines, filters, --limit, every page of the cursor", async () => {
+  const worker = await startWorker({ upstream: standin.url, bindings: { TRIGGER_TOKENS: `ci-2026-12:${TOKEN}`, HISTORY_TEST_HOOKS: "enabled" } });
+  try {
+    const env = { BLOOMREACH_TRIGGER_TOKEN: TOKEN };
+    const post = (id) => fetch(`${worker.url}/imports/${id}/start`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal((await post("ok_clihist")).status, 200);
+    assert.equal((await post("notfound_clihist")).status, 404);
+    // 250 entries: more than the CLI's page of 200, so it follows the cursor.
+    const object = `ledger\n${standin.url.toLowerCase()}\n${PROJECT}\n`;
+    assert.deepEqual(await worker.ledgerCall(object, { op: "fill", count: 250, started_ms: Date.now() - 3_600_000, import_id: "cli_fill" }), { count: 252 });
+    await new Promise((r) => setTimeout(r, 200)); // the unkeyed starts' entries are written after their answers
+    const table = await cli(["starts", "--worker", worker.url], env);
+    assert.equal(table.status, 0, table.stderr);
+    const lines = table.stdout.trim().split("\n");
+    assert.match(lines[0], /^STARTED_AT\s+IMPORT_ID\s+BY\s+OUTCOME\s+STATUS\s+ATTEMPTS\s+MS\s+MESSAGE$/);
+    assert.equal(lines.length, 253);
+    assert.match(lines[1], /^\d{4}-\d\d-\d\dT[\d:.]+Z\s+notfound_clihist\s+http ci-2026-12\s+import_not_found\s+404\s+1\s+\d+\s+Bloomreach answered 404/);
+    assert.match(lines[2], /ok_clihist\s+http ci-2026-12\s+ok\s+200\s+1/);
+    const json = await cli(["starts", "--worker", worker.url, "--import-id", "cli_fill", "--json"], env);
+    assert.equal(json.status, 0, json.stderr);
+    const entries = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(entries.length, 250);
+    assert.equal(new Set(entries.map((e) => e.id)).size, 250, "each entry once across pages");
+    const failed = await cli(["starts", "--worker", worker.url, "--outcome", "failed", "--json"], env);
+    assert.deepEqual(failed.stdout.trim().split("\n").map((l) => JSON.parse(l).import_id), ["notfound_clihist"]);
+    const limited = await cli(["starts", `--worker=${worker.url}`, "--limit", "3", "--json"], env);
+    assert.equal(limited.stdout.trim().split("\n").length, 3);
+    const none = await cli(["starts", "--worker", worker.url, "--import-id", "never_started"], env);
+    assert.equal(none.stdout.trim(), "No starts recorded.");
+    for (const out of [table, json, failed, limited]) assert.ok(!out.stdout.includes(TOKEN) && !out.stderr.includes(TOKEN));
+    // The worker refuses: exit 1, its code and message shown.
+    const refused = await cli(["starts", "--worker", worker.url], { BLOOMREACH_TRIGGER_TOKEN: "wrong-token-0000000000" });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /^The worker refused: 401 unauthorized: /);
+    const badOutcome = await cli(["starts", "--worker", worker.url, "--outcome", "maybe", "--json"], env);
+    assert.equal(badOutcome.status, 1);
+    assert.equal(JSON.parse(badOutcome.stdout).error.code, "invalid_request");
+    const unreachable = await cli(["starts", "--worker", `http://127.0.0.1:${await closedPort()}`], env);
+    assert.equal(unreachable.status, 1);
+    assert.match(unreachable.stderr, /^Could not reach the worker/);
+    // Input the CLI refuses itself: exit 2, nothing sent.
+    for (const [args, cliEnvironment, message] of [
+      [["starts", "--worker", worker.url], {}, /^BLOOMREACH_TRIGGER_TOKEN is not set/],
+      [["starts"], env, /^starts needs --worker URL/],
+      [["starts", "--worker", "http://worker.example.com"], env, /^--worker must be https/],
+      [["starts", "--worker", worker.url, "--limit", "0"], env, /^--limit must be a whole number/],
+      [["starts", "--worker", worker.url, "--token", TOKEN], env, /^unknown option --token/],
+      [["starts", "--worker", worker.url, "--path", "/x"], env, /^starts takes no option --path/],
+      [["start", "x", "--worker", worker.url], env, /^start takes no option --worker/],
+    ]) {
+      const r = await cli(args, { BLOOMREACH_TRIGGER_TOKEN: "", ...cliEnvironment });
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  } finally {
+    await worker.close();
+  }
+});
 
 it("the CLI prints its usage with --help and -h, on stdout, exit 0", async () => {
   for (const args of [["--help"], ["-h"], ["start", "x", "--help"]]) {

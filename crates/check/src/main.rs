@@ -234,6 +234,27 @@ mod tests {
     }
 
     #[test]
+    fn crons_are_read_with_cloudflares_parser() {
+        let found = check(
+            r#"
+            [vars]
+            SCHEDULES = '{"0 3 * * 0": [{"import_id": "a"}], "0 3 * * 7": [{"import_id": "b"}], "0 0 L * *": [{"import_id": "c"}], "0 0 * * 6#2": [{"import_id": "d"}], "0 0 15W * *": [{"import_id": "e"}]}'
+            [triggers]
+            crons = ["0 3 * * 0", "0 3 * * 7", "0 0 L * *", "0 0 * * 6#2", "0 0 15W * *"]
+            "#,
+        );
+        // Weekdays are 1-7 (SUN-SAT): 0 is not one.
+        assert_eq!(
+            found,
+            [
+                r#"[triggers] crons: "0 3 * * 0" is not a cron expression Cloudflare accepts (five fields in UTC: minute, hour, day of month, month, day of week 1-7 for SUN-SAT; * , - / L W #)"#
+            ]
+        );
+        let found = check("[vars]\nSCHEDULES = '{}'\n[triggers]\ncrons = [\"every day\"]");
+        assert_eq!(found.len(), 2, "{found:?}");
+    }
+
+    #[test]
     fn an_environment_section_is_checked_when_named() {
         let text = "[env.staging.vars]\nSCHEDULES = '{\"0 3 * * *\": []}'\n[env.staging.triggers]\ncrons = [\"0 3 * * *\"]\n";
         let found = problems(&read_config(text, Some("staging")).unwrap());

@@ -33,7 +33,7 @@ fn main() {
         let Next::ReadBody(awaiting) = http_flow::begin(&head, &lookup, 0) else {
             return;
         };
-        let Next::Send(sending) = awaiting.on_body(Ok(b""), &lookup, false, 1) else {
+        let Next::Send(sending) = awaiting.on_body(Ok(b""), &lookup, false, 1, 0) else {
             return;
         };
         let (mut run, _) = Attempts::begin(sending.limits(), 1);

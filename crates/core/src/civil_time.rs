@@ -1,5 +1,6 @@
 //! UTC calendar arithmetic: unix seconds to year/month/day/hour/minute and back,
-//! and HTTP-dates (for `Retry-After`).
+//! HTTP-dates (for `Retry-After`), and RFC 3339 instants (the start history's times
+//! and its `since`/`until` filters).
 //!
 //! Hand-written instead of `chrono`/`time`: templates need only UTC fields and one
 //! date format, which is about forty lines of well-known civil-date arithmetic
@@ -126,6 +127,112 @@ pub fn parse_http_date(value: &str) -> Option<i64> {
     )
 }
 
+/// `2026-12-01T03:00:00.120Z` for a unix time in milliseconds: RFC 3339 in UTC with
+/// milliseconds, as the start history writes every time.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let t = UtcDateTime::from_unix(ms.div_euclid(1000));
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// The latest unix time (ms) [`parse_rfc3339_ms`] reads: the end of year 9999.
+pub const MAX_RFC3339_MS: i64 = 253_402_300_799_999;
+
+/// Reads an RFC 3339 instant (`2026-12-01T03:00:00Z`, `2026-12-01t04:00:00.5+01:00`)
+/// as unix milliseconds, a fraction of a millisecond rounded up: the history's times
+/// are whole milliseconds, so `started_at >= since` and `started_at < until` keep
+/// their meaning. Years 0000..=9999; a leap second (`:60`) is read as `:59.999`.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| -> Option<i64> {
+        let part = b.get(from..from + n)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(part.iter().fold(0, |acc, d| acc * 10 + i64::from(d - b'0')))
+    };
+    let at = |i: usize| b.get(i).copied();
+    if at(4) != Some(b'-') || at(7) != Some(b'-') || !matches!(at(10), Some(b'T' | b't')) {
+        return None;
+    }
+    if at(13) != Some(b':') || at(16) != Some(b':') {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > i64::from(days_in_month(year, month as u32))
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    // The fraction, in units of 10^-9 s (digits past the ninth only round up).
+    let mut nanos: i64 = 0;
+    let mut beyond = false;
+    if at(i) == Some(b'.') {
+        i += 1;
+        let start = i;
+        while let Some(d) = at(i).filter(u8::is_ascii_digit) {
+            let place = i - start;
+            if place < 9 {
+                nanos += i64::from(d - b'0') * 10_i64.pow(8 - place as u32);
+            } else if d != b'0' {
+                beyond = true;
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset_secs = match at(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && at(i + 3) == Some(b':') => {
+            let (h, m) = (digits(i + 1, 2)?, digits(i + 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = h * 3600 + m * 60;
+            if sign == b'+' {
+                secs
+            } else {
+                -secs
+            }
+        }
+        _ => return None,
+    };
+    let (second, nanos, beyond) = if second == 60 {
+        (59, 999_000_000, false)
+    } else {
+        (second, nanos, beyond)
+    };
+    let secs = UtcDateTime {
+        year,
+        month: month as u32,
+        day: day as u32,
+        hour: hour as u32,
+        minute: minute as u32,
+        second: second as u32,
+    }
+    .to_unix()
+        - offset_secs;
+    let sub_ms = nanos.div_euclid(1_000_000);
+    let round_up = nanos % 1_000_000 != 0 || beyond;
+    Some(secs * 1000 + sub_ms + i64::from(round_up))
+}
+
 fn two_digits(text: &str) -> Option<u32> {
     if text.len() == 2 && text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse().ok()
@@ -167,6 +274,56 @@ mod tests {
             } else {
                 (got.0 + 1, 1, 1)
             };
+        }
+    }
+
+    #[test]
+    fn rfc3339_is_written_in_utc_with_milliseconds_and_read_back() {
+        assert_eq!(rfc3339_ms(1_795_834_800_120), "2026-11-28T03:00:00.120Z");
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+        for ms in [0, 1, 999, 1_795_834_800_120, MAX_RFC3339_MS] {
+            assert_eq!(parse_rfc3339_ms(&rfc3339_ms(ms)), Some(ms), "{ms}");
+        }
+        let base = 1_795_834_800_000; // 2026-11-28T03:00:00Z
+        for (text, ms) in [
+            ("2026-11-28T03:00:00Z", base),
+            ("2026-11-28t03:00:00z", base),
+            ("2026-11-28T04:30:00+01:30", base),
+            ("2026-11-27T22:00:00-05:00", base),
+            ("2026-11-28T03:00:00.1Z", base + 100),
+            ("2026-11-28T03:00:00.120Z", base + 120),
+            ("2026-11-28T03:00:00.1201Z", base + 121),
+            ("2026-11-28T03:00:00.120000000001Z", base + 121),
+            ("2026-11-28T03:00:00.120000000000Z", base + 120),
+            ("2026-11-28T02:59:60Z", base - 1),
+            ("2024-02-29T00:00:00Z", 1_709_164_800_000),
+            ("0000-01-01T00:00:00Z", -62_167_219_200_000),
+        ] {
+            assert_eq!(parse_rfc3339_ms(text), Some(ms), "{text}");
+        }
+        for bad in [
+            "",
+            "2026-11-28",
+            "2026-11-28T03:00:00",
+            "2026-11-28 03:00:00Z",
+            "2026-11-28T03:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-11-31T00:00:00Z",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T03:60:00Z",
+            "2026-11-28T03:00:61Z",
+            "2026-11-28T03:00:00.Z",
+            "2026-11-28T03:00:00+0100",
+            "2026-11-28T03:00:00+24:00",
+            "2026-11-28T03:00:00Zx",
+            "+2026-11-28T03:00:00Z",
+            "2026-11-28T03:00:00 Z",
+            "２026-11-28T03:00:00Z",
+            "1776203755",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
     }
 

@@ -4,7 +4,9 @@
 //! event's verdict. The shell only calls the ledger and `fetch` and writes the lines.
 
 use crate::attempts::StartResult;
+use crate::civil_time::rfc3339_ms;
 use crate::error::TriggerError;
+use crate::history::{self, Cause, Entry, Written};
 use crate::http_flow::{Held, LedgerCall};
 use crate::ids::ApiKind;
 use crate::ledger;
@@ -21,6 +23,8 @@ use crate::upstream_request::UpstreamRequest;
 pub struct EventRun {
     cause: String,
     cron: String,
+    /// The `SCHEDULES` key the event's cron matched (the history's `cron`).
+    cron_key: String,
     scheduled_ms: i64,
     limits: RetryLimits,
     scope: String,
@@ -62,6 +66,7 @@ pub fn begin_event(
     let event = EventRun {
         cause: cause.clone(),
         cron: cron.to_owned(),
+        cron_key: plan.cron_key,
         scheduled_ms,
         limits: plan.limits,
         scope: plan.scope,
@@ -88,15 +93,20 @@ pub struct JobDone {
     pub record: Option<LedgerCall>,
     pub log_line: String,
     pub outcome: JobOutcome,
+    /// A history entry to write when no ledger call carried it (a job that failed
+    /// before its `begin`): after the log line; a failure is only logged.
+    pub history: Option<LedgerCall>,
 }
 
-/// A job in progress: what its log line says of it.
+/// A job in progress: what its log line says of it, and its history entry (when
+/// the deployment keeps one: with the ledger).
 #[derive(Clone, Debug)]
 struct JobTrigger {
     started_ms: u64,
     job: String,
     import_id: Option<String>,
     api: ApiKind,
+    entry: Option<Entry>,
 }
 
 impl JobTrigger {
@@ -114,6 +124,7 @@ impl JobTrigger {
         entry.to_line()
     }
 
+    /// A job that ends without a start: its log line, and its entry in one call.
     fn fail(
         &self,
         event: &EventRun,
@@ -121,10 +132,33 @@ impl JobTrigger {
         outcome: JobOutcome,
         now_ms: u64,
     ) -> JobNext {
+        let history = self.entry.clone().map(|mut entry| {
+            entry.fail(error);
+            LedgerCall {
+                object: ledger::object_name(&event.scope),
+                call: history::record_call(&Written {
+                    started_ms: self.started_ms as i64,
+                    ended_ms: Some(now_ms as i64),
+                    entry,
+                    skip_if_found: false,
+                }),
+            }
+        });
         JobNext::Done(JobDone {
             record: None,
             log_line: self.log(event, now_ms, |e| e.error = Some(error)),
             outcome,
+            history,
+        })
+    }
+
+    /// The entry as written with the job's ended outcome.
+    fn written(&self, now_ms: u64, ended: bool) -> Option<Written> {
+        self.entry.clone().map(|entry| Written {
+            started_ms: self.started_ms as i64,
+            ended_ms: ended.then_some(now_ms as i64),
+            entry,
+            skip_if_found: !ended,
         })
     }
 }
@@ -141,13 +175,31 @@ impl EventRun {
         event_verdict(&self.cron, outcomes, self.ttl_ms.is_some())
     }
 
-    /// Starts the flow of one planned job.
-    pub fn begin_job(&self, job: PlannedJob, now_ms: u64) -> JobNext {
+    /// Starts the flow of one planned job; `random` is 64 random bits for its
+    /// history entry's id.
+    pub fn begin_job(&self, job: PlannedJob, now_ms: u64, random: u64) -> JobNext {
+        // The history lives in the ledger object: a deployment without one keeps none.
+        let entry = self.ttl_ms.map(|_| {
+            let mut e = Entry::begun(
+                history::entry_id(now_ms as i64, random),
+                now_ms as i64,
+                job.api,
+                Cause::Cron,
+            );
+            e.import_id = job.import_id.as_ref().map(|id| id.as_str().to_owned());
+            e.cron = Some(self.cron_key.clone());
+            e.scheduled_time = Some(rfc3339_ms(self.scheduled_ms));
+            e.job = Some(u32::try_from(job.index).unwrap_or(u32::MAX));
+            e.path = job.path.as_deref().map(history::redact_path);
+            e.test_connection = job.test_connection;
+            e
+        });
         let trigger = JobTrigger {
             started_ms: now_ms,
             job: job.job,
             import_id: job.import_id.map(|id| id.as_str().to_owned()),
             api: job.api,
+            entry,
         };
         let request = match job.request {
             Ok(request) => request,
@@ -165,6 +217,8 @@ impl EventRun {
             record: ledger::cron_job_record(&self.cron, self.scheduled_ms, job.index, &request),
             fingerprint: ledger::cron_job_fingerprint(&request),
         };
+        // The entry goes in with the record: in progress when the job proceeds,
+        // skipped when a redelivery finds it recorded.
         let call = LedgerCall {
             object: ledger::object_name(&self.scope),
             call: ledger::begin(
@@ -172,6 +226,7 @@ impl EventRun {
                 &held.fingerprint,
                 self.limits.deadline_ms,
                 ttl_ms,
+                trigger.written(now_ms, false),
             ),
         };
         JobNext::AskLedger(JobAwaitingLedger {
@@ -212,10 +267,12 @@ impl JobAwaitingLedger {
         };
         if let Some((skipped, outcome)) = skipped_job(&begin) {
             let log_line = trigger.log(event, now_ms, |e| e.skipped = Some(skipped));
+            // The object recorded the skipped entry with its decision.
             return JobNext::Done(JobDone {
                 record: None,
                 log_line,
                 outcome,
+                history: None,
             });
         }
         if begin != ledger::Begin::Proceed {
@@ -251,18 +308,24 @@ impl JobSending {
     /// Takes the start's outcome: its ledger record (the answer an HTTP start would
     /// have given), its log line, and the job's outcome for the verdict.
     pub fn on_result(self, result: &StartResult, event: &EventRun, now_ms: u64) -> JobNext {
+        let mut trigger = self.trigger;
+        if let Some(entry) = &mut trigger.entry {
+            entry.end(result);
+        }
+        let written = trigger.written(now_ms, true);
         let record = self.held.map(|(object, held)| {
-            let import_id = self.trigger.import_id.as_deref().unwrap_or_default();
-            let reply = crate::endpoint::start_reply(import_id, self.trigger.api, result);
-            held.finish(object, result, &reply)
+            let import_id = trigger.import_id.as_deref().unwrap_or_default();
+            let reply = crate::endpoint::start_reply(import_id, trigger.api, result);
+            held.finish(object, result, &reply, written)
         });
         JobNext::Done(JobDone {
             record,
-            log_line: self.trigger.log(event, now_ms, |e| e.record_run(result)),
+            log_line: trigger.log(event, now_ms, |e| e.record_run(result)),
             outcome: JobOutcome {
                 ok: result.outcome.is_ok(),
                 evidence: result.evidence,
             },
+            history: None,
         })
     }
 }
@@ -319,9 +382,9 @@ mod tests {
     #[test]
     fn without_the_ledger_a_job_is_sent_then_logged() {
         let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, false).unwrap();
-        let bad = done(event.begin_job(jobs.remove(1), 0));
+        let bad = done(event.begin_job(jobs.remove(1), 0, 7));
         assert_eq!(bad.outcome, JobOutcome::MISCONFIGURED);
-        let JobNext::Send(sending) = event.begin_job(jobs.remove(0), 100) else {
+        let JobNext::Send(sending) = event.begin_job(jobs.remove(0), 100, 7) else {
             panic!("sends")
         };
         assert_eq!(
@@ -348,7 +411,7 @@ mod tests {
     #[test]
     fn with_the_ledger_a_job_is_recorded_before_and_after_it_starts() {
         let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
-        let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 0) else {
+        let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 0, 7) else {
             panic!("asks the ledger first")
         };
         assert!(asking.call().object.starts_with("ledger\n"));
@@ -370,7 +433,7 @@ mod tests {
     fn a_redelivery_skips_a_recorded_job_and_a_ledger_failure_starts_nothing() {
         let (event, jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
         let replay = r#"{"decision":"replay","started_at":1795834801000,"kept":{"outcome":"ok","evidence":"started","status":200,"body":"{}","retry_after":null}}"#;
-        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0) else {
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0, 7) else {
             panic!()
         };
         let skipped = done(asking.on_ledger(Ok(replay), &event, 1));
@@ -378,17 +441,75 @@ mod tests {
         assert_eq!(line["outcome"], "skipped");
         assert_eq!(line["first_ran_at"], "2026-11-28T03:00:01Z");
         assert!(skipped.outcome.ok);
-        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0) else {
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0, 7) else {
             panic!()
         };
         let failed =
             done(asking.on_ledger(Err::<&str, _>(crate::ledger::unavailable()), &event, 1));
         assert_eq!(failed.outcome, JobOutcome::LEDGER_FAILED);
-        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0) else {
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0, 7) else {
             panic!()
         };
         let reused = done(asking.on_ledger(Ok(r#"{"decision":"reused"}"#), &event, 1));
         assert_eq!(reused.outcome, JobOutcome::LEDGER_FAILED);
         assert!(!event.verdict(&[failed.outcome]).no_retry);
+    }
+
+    #[test]
+    fn every_job_gets_an_entry_with_its_cron_time_and_index() {
+        let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
+        let bad = done(event.begin_job(jobs.remove(1), 40, 1));
+        let history = bad
+            .history
+            .expect("a misconfigured job is recorded in one call");
+        let v: Value = serde_json::from_str(&history.call).unwrap();
+        assert_eq!(v["op"], "record");
+        let e = &v["history"]["entry"];
+        assert_eq!(
+            (
+                e["outcome"].as_str(),
+                e["import_id"].as_str(),
+                e["job"].as_u64(),
+                e["cause"].as_str()
+            ),
+            (Some("misconfigured"), Some("b"), Some(1), Some("cron"))
+        );
+        assert!(e["message"].as_str().unwrap().contains("{nope}"));
+        assert_eq!(e.get("path"), None);
+        let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 50, 2) else {
+            panic!()
+        };
+        let v: Value = serde_json::from_str(&asking.call().call).unwrap();
+        let begun = &v["history"];
+        assert_eq!(begun["skip_if_found"], true);
+        assert_eq!(
+            begun["entry"],
+            serde_json::json!({
+                "id": "32-0000000000000002", "started_at": "1970-01-01T00:00:00.050Z",
+                "import_id": "a", "api": "data-v1", "cause": "cron", "cron": "0 3 * * *",
+                "scheduled_time": "2026-11-28T03:00:00.000Z", "job": 0,
+                "path": "/x/2026-11-27.csv", "outcome": "in_progress", "attempts": 0
+            })
+        );
+        let JobNext::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), &event, 51)
+        else {
+            panic!()
+        };
+        let finished = done(sending.on_result(&ok(), &event, 60));
+        assert_eq!(finished.history, None);
+        let v: Value = serde_json::from_str(&finished.record.unwrap().call).unwrap();
+        assert_eq!(v["history"]["entry"]["outcome"], "ok");
+        assert_eq!(v["history"]["ended_ms"], 60);
+        // A job the ledger could not begin is recorded as such, in a call of its own.
+        let (event, jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
+        let JobNext::AskLedger(asking) = event.begin_job(jobs[0].clone(), 0, 3) else {
+            panic!()
+        };
+        let failed =
+            done(asking.on_ledger(Err::<&str, _>(crate::ledger::unavailable()), &event, 1));
+        assert!(failed.history.unwrap().call.contains("ledger_unavailable"));
+        // Without the ledger, no history at all.
+        let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, false).unwrap();
+        assert_eq!(done(event.begin_job(jobs.remove(1), 0, 1)).history, None);
     }
 }

@@ -28,6 +28,18 @@ pub enum Route {
     /// `POST /__panic`, only when `PANIC_TEST_ROUTE` is `enabled`: panics on purpose,
     /// so tests can show that a panic is logged and does not poison later requests.
     Panic,
+    /// `GET /starts`, `GET /starts/{start_id}`, `GET /schedules`.
+    History(HistoryRead),
+}
+
+/// A read of the start history or the schedules (docs/behaviour.md, "Start history
+/// and schedules").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryRead {
+    Starts,
+    /// One entry, by id as it came.
+    Start(String),
+    Schedules,
 }
 
 /// The setting that turns on [`Route::Panic`]; off unless set to exactly `enabled`.
@@ -48,6 +60,11 @@ pub fn route(method: &str, path: &str, panic_route: bool) -> Result<Route, Reply
             "GET" | "HEAD" => Ok(Route::Health),
             _ => Err(Reply::method_not_allowed("GET, HEAD")),
         },
+        ["", "starts"] => get_only(method, HistoryRead::Starts),
+        ["", "starts", id] if !id.is_empty() => {
+            get_only(method, HistoryRead::Start((*id).to_owned()))
+        }
+        ["", "schedules"] => get_only(method, HistoryRead::Schedules),
         ["", "imports", id, "start"] => match method {
             "POST" => Ok(Route::Start {
                 raw_import_id: (*id).to_owned(),
@@ -58,11 +75,19 @@ pub fn route(method: &str, path: &str, panic_route: bool) -> Result<Route, Reply
     }
 }
 
-/// Checks the caller's bearer token against `TRIGGER_TOKENS`. On success, the caller's
-/// name for logs (`token#N`, the token's position, never the token).
+fn get_only(method: &str, read: HistoryRead) -> Result<Route, Reply> {
+    match method {
+        "GET" => Ok(Route::History(read)),
+        _ => Err(Reply::method_not_allowed("GET")),
+    }
+}
+
+/// Checks the caller's bearer token against `TRIGGER_TOKENS`. On success, the caller
+/// for logs and the history: the entry's name, or `token#N` (the token's position),
+/// never the token.
 pub fn authorize(lookup: &dyn Lookup, authorization: Option<&str>) -> Result<String, TriggerError> {
     let tokens = Settings::caller_tokens(lookup)?;
-    tokens.check(authorization).map(|n| format!("token#{n}"))
+    tokens.check(authorization).map(str::to_owned)
 }
 
 /// The path of a serialized request URL (`https://host/a/b?q` gives `/a/b`).
@@ -249,6 +274,28 @@ mod tests {
         assert!(r.headers.contains(&("allow", "POST".into())));
         assert!(r.body.contains("method_not_allowed"));
         assert_eq!(route("POST", "/healthz", false).unwrap_err().status, 405);
+        assert_eq!(
+            route("GET", "/starts", false),
+            Ok(Route::History(HistoryRead::Starts))
+        );
+        assert_eq!(
+            route("GET", "/starts/abc", false),
+            Ok(Route::History(HistoryRead::Start("abc".into())))
+        );
+        assert_eq!(
+            route("GET", "/schedules", false),
+            Ok(Route::History(HistoryRead::Schedules))
+        );
+        for (method, path) in [
+            ("POST", "/starts"),
+            ("HEAD", "/starts"),
+            ("DELETE", "/starts/abc"),
+            ("PUT", "/schedules"),
+        ] {
+            let r = route(method, path, false).unwrap_err();
+            assert_eq!(r.status, 405, "{method} {path}");
+            assert!(r.headers.contains(&("allow", "GET".into())));
+        }
         for path in [
             "/",
             "/imports",
@@ -256,6 +303,9 @@ mod tests {
             "/imports/abc/start/",
             "/imports/a/b/start",
             "/healthz/",
+            "/starts/",
+            "/starts/a/b",
+            "/schedules/x",
         ] {
             let r = route("POST", path, true).unwrap_err();
             assert_eq!(r.status, 404, "{path}");

@@ -30,11 +30,13 @@ pub enum ErrorCode {
     UpstreamOutcomeUnknown,
     /// The ledger (the `START_LEDGER` Durable Object) failed; nothing was started.
     LedgerUnavailable,
+    /// `GET /starts/{start_id}` of an id the history does not hold.
+    StartNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::PathNotAllowed,
@@ -52,6 +54,7 @@ impl ErrorCode {
         ErrorCode::IdempotencyKeyInProgress,
         ErrorCode::UpstreamOutcomeUnknown,
         ErrorCode::LedgerUnavailable,
+        ErrorCode::StartNotFound,
     ];
 
     /// The code of its JSON name, if it is one.
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyInProgress => "idempotency_key_in_progress",
             ErrorCode::UpstreamOutcomeUnknown => "upstream_outcome_unknown",
             ErrorCode::LedgerUnavailable => "ledger_unavailable",
+            ErrorCode::StartNotFound => "start_not_found",
         }
     }
 
@@ -88,7 +92,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::PathNotAllowed => 403,
-            ErrorCode::NotFound | ErrorCode::ImportNotFound => 404,
+            ErrorCode::NotFound | ErrorCode::ImportNotFound | ErrorCode::StartNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpstreamRejected | ErrorCode::IdempotencyKeyReused => 422,
@@ -117,7 +121,8 @@ impl ErrorCode {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::Unauthorized
             | ErrorCode::IdempotencyKeyReused
-            | ErrorCode::IdempotencyKeyInProgress => 2,
+            | ErrorCode::IdempotencyKeyInProgress
+            | ErrorCode::StartNotFound => 2,
             ErrorCode::ImportNotFound
             | ErrorCode::UpstreamRejected
             | ErrorCode::UpstreamRateLimited => 3,
@@ -240,6 +245,7 @@ mod tests {
             ("idempotency_key_in_progress", 409),
             ("upstream_outcome_unknown", 502),
             ("ledger_unavailable", 503),
+            ("start_not_found", 404),
         ];
         // Equal lengths first: `zip` would skip a code added without its row here.
         assert_eq!(ErrorCode::ALL.len(), expected.len());

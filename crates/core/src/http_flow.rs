@@ -9,6 +9,8 @@
 use crate::attempts::StartResult;
 use crate::endpoint::{self, Prepared, Route};
 use crate::error::TriggerError;
+use crate::history::{self, Cause, Entry, Written};
+use crate::history_routes::{AwaitingHistory, HistoryRequest};
 use crate::idempotency::{self, IdempotencyKey, KeyAnswer};
 use crate::ids::ApiKind;
 use crate::ledger;
@@ -45,13 +47,18 @@ pub struct LedgerCall {
 }
 
 /// How a request ends: the answer, and before it the ledger record to write (if any)
-/// and the log line (if the request is a trigger).
+/// and the log line (if the request is a trigger); after it, the history entry of an
+/// unkeyed start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finished {
     pub reply: Reply,
     /// Write this first: a `finish` of the key's ledger record.
     pub record: Option<LedgerCall>,
     pub log_line: Option<String>,
+    /// Send this after the answer is handed back, still within the request's
+    /// `waitUntil` work, so the entry never delays the answer; a failure is logged
+    /// ([`crate::log_line::history_write_failed_line`]) and changes nothing.
+    pub history: Option<LedgerCall>,
 }
 
 /// What the shell does next.
@@ -67,6 +74,11 @@ pub enum Next {
     Send(Sending),
     /// Panic on purpose: the test route, enabled and called with a valid token.
     Panic,
+    /// A read of the start history or the schedules: call
+    /// [`HistoryRequest::prepare`] with whether the deployment has the ledger.
+    History(HistoryRequest),
+    /// Make [`AwaitingHistory::call`], then [`AwaitingHistory::on_answer`].
+    AskHistory(AwaitingHistory),
     /// Write the record and the log line, then answer.
     Done(Finished),
 }
@@ -77,6 +89,8 @@ struct Trigger {
     started_ms: u64,
     import_id: String,
     cause: String,
+    /// The caller's name (or `token#N`), once authenticated.
+    caller: Option<String>,
     api: ApiKind,
     dry_run: bool,
 }
@@ -97,20 +111,45 @@ impl Trigger {
             reply: endpoint::refusal_reply(error),
             record: None,
             log_line: Some(self.log(now_ms, |e| e.error = Some(error))),
+            history: None,
         })
+    }
+
+    /// The history entry of this start, begun (in progress) at its start time.
+    fn entry(&self, prepared: &Prepared, random: u64, key: Option<&str>) -> Entry {
+        let started = self.started_ms as i64;
+        let id = history::entry_id(started, random);
+        let mut entry = Entry::begun(id, started, prepared.start.api(), Cause::Http);
+        entry.import_id = Some(prepared.start.import_id.as_str().to_owned());
+        entry.caller = self.caller.clone();
+        entry.path = prepared
+            .start
+            .path
+            .as_ref()
+            .map(|p| history::redact_path(p.as_str()));
+        entry.test_connection = prepared.start.test_connection;
+        entry.idempotency_key = key.map(str::to_owned);
+        entry
     }
 }
 
-fn answer_only(reply: Reply) -> Next {
+pub(crate) fn answer_only(reply: Reply) -> Next {
     Next::Done(Finished {
         reply,
         record: None,
         log_line: None,
+        history: None,
     })
 }
 
 /// Starts the flow of one request.
 pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
+    // The operator page and its assets: static, no token (it asks for one).
+    if let Some(reply) =
+        crate::operator_page::serve(head.method, endpoint::path_of(head.url), lookup)
+    {
+        return answer_only(reply);
+    }
     let panic_route = endpoint::panic_route_enabled(lookup);
     let raw_import_id = match endpoint::route(head.method, endpoint::path_of(head.url), panic_route)
     {
@@ -125,16 +164,31 @@ pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
             };
         }
         Ok(Route::Start { raw_import_id }) => raw_import_id,
+        // The history and the schedules: the same token check as a start.
+        Ok(Route::History(read)) => {
+            let authorization = (head.headers)("authorization");
+            return match endpoint::authorize(lookup, authorization.as_deref()) {
+                Ok(_) => Next::History(HistoryRequest::new(
+                    read,
+                    endpoint::query_of(head.url).map(str::to_owned),
+                )),
+                Err(error) => answer_only(endpoint::refusal_reply(&error)),
+            };
+        }
     };
     let mut trigger = Trigger {
         started_ms: now_ms,
         import_id: raw_import_id,
         cause: "http:unauthenticated".to_owned(),
+        caller: None,
         api: ApiKind::default(),
         dry_run: false,
     };
     match endpoint::authorize(lookup, (head.headers)("authorization").as_deref()) {
-        Ok(caller) => trigger.cause = format!("http:{caller}"),
+        Ok(caller) => {
+            trigger.cause = format!("http:{caller}");
+            trigger.caller = Some(caller);
+        }
         Err(error) => return trigger.refuse(&error, now_ms),
     }
     let declared = endpoint::declared_length((head.headers)("content-length").as_deref());
@@ -167,13 +221,15 @@ impl AwaitingBody {
     }
 
     /// Takes the body (or the error reading it gave: too large, unreadable). `ledger` is
-    /// whether the deployment has the `START_LEDGER` binding.
+    /// whether the deployment has the `START_LEDGER` binding (and so a history);
+    /// `random` is 64 random bits for the history entry's id.
     pub fn on_body(
         self,
         body: Result<impl AsRef<[u8]>, TriggerError>,
         lookup: &dyn Lookup,
         ledger: bool,
         now_ms: u64,
+        random: u64,
     ) -> Next {
         let mut trigger = self.trigger;
         let prepared = match body.and_then(|body| {
@@ -196,16 +252,22 @@ impl AwaitingBody {
                 reply: endpoint::dry_run_reply(&prepared),
                 record: None,
                 log_line: Some(trigger.log(now_ms, |_| {})),
+                history: None,
             });
         }
         let Some(raw_key) = self.key else {
+            // Written once, when it ends: it never shows in progress.
+            let entry = ledger.then(|| trigger.entry(&prepared, random, None));
             return Next::Send(Sending {
                 trigger,
                 prepared,
                 held: None,
+                entry,
             });
         };
-        match key_call(&raw_key, &prepared, lookup, ledger) {
+        let entry = trigger.entry(&prepared, random, Some(&raw_key));
+        let started = trigger.started_ms as i64;
+        match key_call(&raw_key, &prepared, lookup, ledger, (started, &entry)) {
             Ok((call, record, fingerprint)) => Next::AskLedger(AwaitingLedger {
                 trigger,
                 prepared,
@@ -214,19 +276,22 @@ impl AwaitingBody {
                     record,
                     fingerprint,
                 },
+                entry,
             }),
             Err(error) => trigger.refuse(&error, now_ms),
         }
     }
 }
 
-/// The ledger's `begin` for a key, and the request's fingerprint; or why the key
-/// cannot be used: invalid, no binding, a time to live that does not fit.
+/// The ledger's `begin` for a key (carrying the start's entry, which the object
+/// writes in progress when the start proceeds), and the request's fingerprint; or why
+/// the key cannot be used: invalid, no binding, a time to live that does not fit.
 fn key_call(
     raw_key: &str,
     prepared: &Prepared,
     lookup: &dyn Lookup,
     ledger: bool,
+    (started_ms, entry): (i64, &Entry),
 ) -> Result<(LedgerCall, String, String), TriggerError> {
     let key = IdempotencyKey::parse(raw_key)?;
     if !ledger {
@@ -237,7 +302,18 @@ fn key_call(
     let record = key.record_name();
     let call = LedgerCall {
         object: ledger::object_name(&prepared.scope),
-        call: ledger::begin(&record, &fingerprint, prepared.limits.deadline_ms, ttl_ms),
+        call: ledger::begin(
+            &record,
+            &fingerprint,
+            prepared.limits.deadline_ms,
+            ttl_ms,
+            Some(Written {
+                started_ms,
+                ended_ms: None,
+                entry: entry.clone(),
+                skip_if_found: false,
+            }),
+        ),
     };
     Ok((call, record, fingerprint))
 }
@@ -250,11 +326,18 @@ pub(crate) struct Held {
 }
 
 impl Held {
-    /// The `finish` call on the record, in the object `object`.
-    pub(crate) fn finish(&self, object: String, result: &StartResult, reply: &Reply) -> LedgerCall {
+    /// The `finish` call on the record, in the object `object`, with the start's
+    /// ended history entry.
+    pub(crate) fn finish(
+        &self,
+        object: String,
+        result: &StartResult,
+        reply: &Reply,
+        history: Option<Written>,
+    ) -> LedgerCall {
         LedgerCall {
             object,
-            call: ledger::finish(&self.record, &self.fingerprint, result, reply),
+            call: ledger::finish(&self.record, &self.fingerprint, result, reply, history),
         }
     }
 }
@@ -266,6 +349,7 @@ pub struct AwaitingLedger {
     prepared: Prepared,
     call: LedgerCall,
     held: Held,
+    entry: Entry,
 }
 
 impl AwaitingLedger {
@@ -286,7 +370,9 @@ impl AwaitingLedger {
                 trigger,
                 prepared: self.prepared,
                 held: Some((self.call.object, self.held)),
+                entry: Some(self.entry),
             }),
+            // A replay is not recorded: the first start's entry stands.
             KeyAnswer::Replay(reply, error) => Next::Done(Finished {
                 reply,
                 record: None,
@@ -294,6 +380,7 @@ impl AwaitingLedger {
                     e.replayed = true;
                     e.error = error.as_ref();
                 })),
+                history: None,
             }),
             KeyAnswer::Refuse(error) => trigger.refuse(&error, now_ms),
         }
@@ -307,6 +394,8 @@ pub struct Sending {
     prepared: Prepared,
     /// The ledger object and record of the key, when the start holds one.
     held: Option<(String, Held)>,
+    /// Its history entry, when the deployment keeps a history.
+    entry: Option<Entry>,
 }
 
 impl Sending {
@@ -320,17 +409,36 @@ impl Sending {
         self.prepared.limits
     }
 
-    /// Takes the start's outcome: the answer, its ledger record and its log line.
+    /// Takes the start's outcome: the answer, its ledger record, its log line and its
+    /// history entry (carried by the record's `finish`, or a call of its own).
     pub fn on_result(self, result: &StartResult, now_ms: u64) -> Next {
         let reply = endpoint::outcome_reply(&self.prepared.start, result);
-        let record = self
-            .held
-            .map(|(object, held)| held.finish(object, result, &reply));
+        let written = self.entry.map(|mut entry| {
+            entry.end(result);
+            Written {
+                started_ms: self.trigger.started_ms as i64,
+                ended_ms: Some(now_ms as i64),
+                entry,
+                skip_if_found: false,
+            }
+        });
+        let object = ledger::object_name(&self.prepared.scope);
+        let (record, history) = match self.held {
+            Some((object, held)) => (Some(held.finish(object, result, &reply, written)), None),
+            None => (
+                None,
+                written.map(|w| LedgerCall {
+                    object,
+                    call: history::record_call(&w),
+                }),
+            ),
+        };
         let log_line = self.trigger.log(now_ms, |e| e.record_run(result));
         Next::Done(Finished {
             reply,
             record,
             log_line: Some(log_line),
+            history,
         })
     }
 }
@@ -462,7 +570,7 @@ mod tests {
             panic!("reads the body")
         };
         let Next::Send(sending) =
-            awaiting.on_body(Ok(br#"{"path":"/a.csv"}"#), &lookup, true, 1_010)
+            awaiting.on_body(Ok(br#"{"path":"/a.csv"}"#), &lookup, true, 1_010, 9)
         else {
             panic!("sends")
         };
@@ -491,7 +599,7 @@ mod tests {
             let Next::ReadBody(awaiting) = Head::post(URL).auth(BEARER).begin(&lookup, 0) else {
                 panic!()
             };
-            let finished = done(awaiting.on_body(body, &lookup, true, 1));
+            let finished = done(awaiting.on_body(body, &lookup, true, 1, 9));
             assert_eq!(finished.reply.status, status);
             assert!(finished.log_line.is_some());
         }
@@ -506,7 +614,7 @@ mod tests {
         let Next::ReadBody(awaiting) = h.begin(&lookup, 0) else {
             panic!()
         };
-        let finished = done(awaiting.on_body(Ok(b""), &lookup, false, 1));
+        let finished = done(awaiting.on_body(Ok(b""), &lookup, false, 1, 9));
         assert_eq!(finished.reply.status, 200);
         assert_eq!(log(&finished)["dry_run"], true);
     }
@@ -516,7 +624,7 @@ mod tests {
         let Next::ReadBody(awaiting) = h.begin(lookup, 0) else {
             panic!()
         };
-        awaiting.on_body(Ok(b""), lookup, ledger, 1)
+        awaiting.on_body(Ok(b""), lookup, ledger, 1, 9)
     }
 
     #[test]
@@ -597,5 +705,141 @@ mod tests {
             5,
         ));
         assert!(busy.reply.headers.contains(&("retry-after", "4".into())));
+    }
+
+    fn written(call: &str) -> Value {
+        let v: Value = serde_json::from_str(call).unwrap();
+        v["history"].clone()
+    }
+
+    #[test]
+    fn an_unkeyed_start_records_its_entry_after_its_answer_with_the_named_caller() {
+        let lookup = env(&[(TRIGGER_TOKENS, "ci-2026-12:caller-token-0123456789")]);
+        let h = Head::post(URL).auth(BEARER);
+        let Next::ReadBody(awaiting) = h.begin(&lookup, 1_000) else {
+            panic!()
+        };
+        let body =
+            br#"{"path":"https://u:p@files.example.com/a.csv?sig=s3cr3t","test_connection":false}"#;
+        let Next::Send(sending) = awaiting.on_body(Ok(body), &lookup, true, 1_010, 0xab) else {
+            panic!("sends")
+        };
+        let finished = done(sending.on_result(&ok_result(), 1_250));
+        assert_eq!(log(&finished)["cause"], "http:ci-2026-12");
+        assert_eq!(finished.record, None);
+        let history = finished
+            .history
+            .expect("an entry to write after the answer");
+        assert!(history.object.starts_with("ledger\n"));
+        let v: Value = serde_json::from_str(&history.call).unwrap();
+        assert_eq!(v["op"], "record");
+        let e = &v["history"]["entry"];
+        assert_eq!(
+            e,
+            &serde_json::json!({
+                "id": "3e8-00000000000000ab", "started_at": "1970-01-01T00:00:01.000Z",
+                "import_id": "imp-1", "api": "data-v1", "cause": "http", "caller": "ci-2026-12",
+                "path": "https://***@files.example.com/a.csv?***", "test_connection": false,
+                "outcome": "ok", "upstream_status": 200, "attempts": 1, "duration_ms": 40
+            })
+        );
+        assert_eq!(v["history"]["started_ms"], 1_000);
+        assert_eq!(v["history"]["ended_ms"], 1_250);
+        assert!(!history.call.contains("s3cr3t") && !history.call.contains("u:p"));
+        // Without the ledger there is no history.
+        let Next::ReadBody(awaiting) = Head::post(URL).auth(BEARER).begin(&lookup, 0) else {
+            panic!()
+        };
+        let Next::Send(sending) = awaiting.on_body(Ok(b""), &lookup, false, 1, 1) else {
+            panic!()
+        };
+        assert_eq!(done(sending.on_result(&ok_result(), 2)).history, None);
+    }
+
+    #[test]
+    fn a_keyed_start_writes_its_entry_with_its_begin_and_its_finish() {
+        let lookup = env(&[]);
+        let Next::AskLedger(asking) = keyed(&lookup, "key-9", true) else {
+            panic!()
+        };
+        let begun = written(&asking.call().call);
+        assert_eq!(begun["entry"]["outcome"], "in_progress");
+        assert_eq!(begun["entry"]["idempotency_key"], "key-9");
+        assert_eq!(begun["entry"]["caller"], "token#1");
+        assert_eq!(begun.get("ended_ms"), None);
+        let Next::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 2) else {
+            panic!()
+        };
+        let mut failed = ok_result();
+        let mut error = TriggerError::new(
+            crate::ErrorCode::ImportNotFound,
+            "Bloomreach answered 404: gone",
+        );
+        error.upstream_status = Some(404);
+        failed.outcome = Err(error);
+        let finished = done(sending.on_result(&failed, 3));
+        assert_eq!(finished.history, None, "the finish carries it");
+        let ended = written(&finished.record.unwrap().call);
+        assert_eq!(ended["entry"]["id"], begun["entry"]["id"]);
+        assert_eq!(ended["entry"]["outcome"], "import_not_found");
+        assert_eq!(ended["entry"]["message"], "Bloomreach answered 404: gone");
+        assert_eq!(ended["entry"]["upstream_status"], 404);
+        assert_eq!(ended["ended_ms"], 3);
+    }
+
+    #[test]
+    fn dry_runs_replays_and_refusals_write_no_entry() {
+        let lookup = env(&[]);
+        let h = Head::post("https://w.example/imports/imp-1/start?dry_run=1").auth(BEARER);
+        let Next::ReadBody(awaiting) = h.begin(&lookup, 0) else {
+            panic!()
+        };
+        assert_eq!(
+            done(awaiting.on_body(Ok(b""), &lookup, true, 1, 1)).history,
+            None
+        );
+        let Next::AskLedger(asking) = keyed(&lookup, "key-r", true) else {
+            panic!()
+        };
+        let replay = r#"{"decision":"replay","started_at":1,"kept":{"outcome":"ok","evidence":"started","status":200,"body":"{}","retry_after":null}}"#;
+        let finished = done(asking.on_ledger(Ok(replay), 5));
+        assert_eq!((finished.history, finished.record), (None, None));
+        let Next::ReadBody(awaiting) = Head::post(URL).auth(BEARER).begin(&lookup, 0) else {
+            panic!()
+        };
+        let refused = done(awaiting.on_body(Ok(b"{\"x\":1}"), &lookup, true, 1, 1));
+        assert_eq!((refused.reply.status, refused.history), (400, None));
+    }
+
+    #[test]
+    fn history_routes_need_the_token_then_answer_through_the_ledger() {
+        let lookup = env(&[]);
+        let unauthorized = done(Head::get("https://w.example/starts").begin(&lookup, 0));
+        assert_eq!(
+            (unauthorized.reply.status, unauthorized.log_line),
+            (401, None)
+        );
+        let wrong = done(
+            Head::post("https://w.example/starts")
+                .auth(BEARER)
+                .begin(&lookup, 0),
+        );
+        assert_eq!(wrong.reply.status, 405);
+        let Next::History(read) = Head::get("https://w.example/starts?limit=2")
+            .auth(BEARER)
+            .begin(&lookup, 0)
+        else {
+            panic!("a history read")
+        };
+        let Next::AskHistory(asking) = read.prepare(&lookup, true, 0) else {
+            panic!("asks the ledger")
+        };
+        assert!(asking.call().call.contains(r#""op":"list""#));
+        let finished = done(asking.on_answer(Ok(r#"{"starts":[{"id":"a"}],"next":null}"#)));
+        assert_eq!(finished.reply.status, 200);
+        assert_eq!(
+            finished.reply.body,
+            r#"{"ok":true,"starts":[{"id":"a"}],"next_cursor":null}"#
+        );
     }
 }

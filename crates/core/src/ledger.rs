@@ -35,6 +35,7 @@
 
 use crate::attempts::{Evidence, StartResult};
 use crate::error::{ErrorCode, TriggerError};
+use crate::history::Written;
 use crate::json_text::to_text;
 use crate::reply::Reply;
 use crate::upstream_request::UpstreamRequest;
@@ -107,6 +108,10 @@ enum Call {
         fingerprint: String,
         deadline_ms: u64,
         ttl_ms: u64,
+        /// The start's history entry, written by the object with the decision
+        /// ([`crate::store`]); [`apply`] ignores it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        history: Option<Written>,
     },
     /// Either `release` (the outcome proves nothing started) or `kept`.
     Finish {
@@ -116,6 +121,8 @@ enum Call {
         release: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kept: Option<Kept>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        history: Option<Written>,
     },
 }
 
@@ -220,20 +227,42 @@ pub fn record_of(call: &str) -> Option<String> {
     serde_json::from_str::<Named>(call).ok().map(|c| c.record)
 }
 
+/// When a pending record written at `now_ms` for a start of at most `deadline_ms`
+/// turns "outcome unknown" (and so does its history entry).
+pub fn unknown_at(now_ms: u64, deadline_ms: u64) -> u64 {
+    now_ms
+        .saturating_add(deadline_ms)
+        .saturating_add(WRITE_GRACE_MS)
+}
+
 /// The `begin` call on `record` for a start of at most `deadline_ms`, the record kept
-/// `ttl_ms`.
-pub fn begin(record: &str, fingerprint: &str, deadline_ms: u64, ttl_ms: u64) -> String {
+/// `ttl_ms`; with the start's history entry when it has one.
+pub fn begin(
+    record: &str,
+    fingerprint: &str,
+    deadline_ms: u64,
+    ttl_ms: u64,
+    history: Option<Written>,
+) -> String {
     to_text(&Call::Begin {
         record: record.to_owned(),
         fingerprint: fingerprint.to_owned(),
         deadline_ms,
         ttl_ms,
+        history,
     })
 }
 
 /// The `finish` call after a start: releases the record when the outcome proves
-/// nothing started, else keeps `reply` as the record's answer.
-pub fn finish(record: &str, fingerprint: &str, result: &StartResult, reply: &Reply) -> String {
+/// nothing started, else keeps `reply` as the record's answer; with the start's
+/// ended history entry when it has one.
+pub fn finish(
+    record: &str,
+    fingerprint: &str,
+    result: &StartResult,
+    reply: &Reply,
+    history: Option<Written>,
+) -> String {
     let release = result.evidence.proves_nothing_started();
     let kept = (!release).then(|| Kept {
         outcome: result
@@ -256,6 +285,7 @@ pub fn finish(record: &str, fingerprint: &str, result: &StartResult, reply: &Rep
         fingerprint: fingerprint.to_owned(),
         release,
         kept,
+        history,
     })
 }
 
@@ -309,9 +339,7 @@ fn apply_begin(
     now_ms: u64,
 ) -> Applied {
     let Some(record) = record else {
-        let until = now_ms
-            .saturating_add(deadline_ms)
-            .saturating_add(WRITE_GRACE_MS);
+        let until = unknown_at(now_ms, deadline_ms);
         // Counted from `until`, when the record turns "outcome unknown": one expiring
         // sooner would then be taken for absent, and a redelivered event would start
         // the job again.
@@ -456,6 +484,15 @@ mod tests {
 
     const F: &str = r#"{"import_id":"i"}"#;
     const DEADLINE: u64 = 25_000;
+
+    /// The calls without a history entry (the ledger ignores it).
+    fn begin(record: &str, fingerprint: &str, deadline_ms: u64, ttl_ms: u64) -> String {
+        super::begin(record, fingerprint, deadline_ms, ttl_ms, None)
+    }
+
+    fn finish(record: &str, fingerprint: &str, result: &StartResult, reply: &Reply) -> String {
+        super::finish(record, fingerprint, result, reply, None)
+    }
     const TTL: u64 = 86_400_000;
 
     /// Runs calls against one object's storage, as the shell does.

@@ -20,15 +20,19 @@ mod caller_tokens;
 pub mod civil_time;
 pub mod cleanup;
 mod credentials;
+pub mod cron_expr;
 pub mod cron_flow;
 pub mod endpoint;
 mod error;
+pub mod history;
+pub mod history_routes;
 pub mod http_flow;
 pub mod idempotency;
 mod ids;
 mod json_text;
 pub mod ledger;
 pub mod log_line;
+pub mod operator_page;
 mod options;
 mod path_policy;
 mod reply;
@@ -38,6 +42,7 @@ pub mod schedule;
 mod secret;
 mod setting_names;
 mod settings;
+pub mod store;
 pub mod template;
 #[cfg(test)]
 mod test_support;
@@ -60,8 +65,9 @@ pub use schedule::{RenderedJob, Schedules};
 pub use secret::Secret;
 pub use setting_names::{
     ALLOWED_PATH_PREFIXES, API_BASE, API_KEY_ID, API_SECRET, ATTEMPT_TIMEOUT_MS, DEADLINE_MS,
-    IDEMPOTENCY_TTL_SECONDS, MAX_ATTEMPTS, PANIC_TEST_ROUTE, PROJECT_TOKEN, SCHEDULES,
-    START_LEDGER, TRIGGER_TOKENS, WORKSPACE_ID,
+    HISTORY_RETENTION_DAYS, HISTORY_TEST_HOOKS, IDEMPOTENCY_TTL_SECONDS, MAX_ATTEMPTS,
+    OPERATOR_PAGE, PANIC_TEST_ROUTE, PROJECT_TOKEN, SCHEDULES, START_LEDGER, TRIGGER_TOKENS,
+    WORKSPACE_ID,
 };
 pub use settings::{Lookup, SettingValue, Settings};
 pub use upstream_answer::{read_answer, Accepted, ANSWER_READ_LIMIT};

@@ -151,6 +151,32 @@ pub fn record_not_saved_line() -> String {
     })
 }
 
+/// The line written when the ledger object could not set its clean-up alarm after a
+/// call (the call itself stands; the next call sets the alarm again).
+pub fn alarm_not_set_line() -> String {
+    to_text(&EventLine {
+        event: "cleanup_alarm_not_set",
+        message: None,
+    })
+}
+
+/// The line of a history entry that could not be written (the start's answer is not
+/// changed by it): the entry's id and why.
+pub fn history_write_failed_line(id: Option<&str>, message: &str) -> String {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        event: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+        message: &'a str,
+    }
+    to_text(&Line {
+        event: "history_write_failed",
+        id,
+        message,
+    })
+}
+
 /// `2026-11-28T03:00:00Z` for a unix time in milliseconds.
 fn iso_time(ms: u64) -> String {
     let t = crate::civil_time::UtcDateTime::from_unix((ms / 1000) as i64);
@@ -218,6 +244,12 @@ mod tests {
         );
         let v: Value = serde_json::from_str(&panic_line("boom \"here\"")).unwrap();
         assert_eq!(v, json!({"event": "panic", "message": "boom \"here\""}));
+        let v: Value =
+            serde_json::from_str(&history_write_failed_line(Some("a-1"), "down")).unwrap();
+        assert_eq!(
+            v,
+            json!({"event": "history_write_failed", "id": "a-1", "message": "down"})
+        );
         let v: Value = serde_json::from_str(&record_not_saved_line()).unwrap();
         assert_eq!(v, json!({"event": "ledger_record_not_saved"}));
     }

@@ -34,15 +34,28 @@ pub struct JobSpec {
     /// `None`: the deployment's default API.
     pub api: Option<ApiKind>,
     pub path: Option<PathTemplate>,
+    /// The template as configured (`GET /schedules` shows it).
+    pub path_text: Option<String>,
     pub test_connection: Option<bool>,
     pub offset_secs: i64,
+    /// The offset as configured.
+    pub time_offset: Option<String>,
+}
+
+/// One job as configured: its import id when that is valid (for the log, the history
+/// and `GET /schedules`, even when the rest of the job is not), and the validated job
+/// or the error naming what is wrong with it.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub import_id: Option<ImportId>,
+    pub spec: Result<JobSpec, TriggerError>,
 }
 
 /// A cron's jobs, each valid or with the error that names it.
 #[derive(Clone, Debug)]
 pub struct CronEntry {
     pub cron: String,
-    pub jobs: Result<Vec<Result<JobSpec, TriggerError>>, TriggerError>,
+    pub jobs: Result<Vec<Job>, TriggerError>,
 }
 
 /// All of `SCHEDULES`.
@@ -61,7 +74,7 @@ pub struct RenderedJob {
     pub start: Result<StartRequest, TriggerError>,
 }
 
-fn label(cron: &str, index: usize) -> String {
+pub(crate) fn label(cron: &str, index: usize) -> String {
     format!("SCHEDULES[{}][{index}]", quoted(cron))
 }
 
@@ -106,21 +119,35 @@ struct JobFields {
     time_offset: Option<String>,
 }
 
-fn read_jobs(
-    cron: &str,
-    jobs: &RawValue,
-) -> Result<Vec<Result<JobSpec, TriggerError>>, TriggerError> {
+fn read_jobs(cron: &str, jobs: &RawValue) -> Result<Vec<Job>, TriggerError> {
     match serde_json::from_str::<Vec<Box<RawValue>>>(jobs.get()) {
         Ok(list) => Ok(list
             .iter()
             .enumerate()
-            .map(|(i, job)| read_job(&label(cron, i), job))
+            .map(|(i, job)| {
+                let spec = read_job(&label(cron, i), job);
+                let import_id = match &spec {
+                    Ok(spec) => Some(spec.import_id.clone()),
+                    Err(_) => valid_import_id(job),
+                };
+                Job { import_id, spec }
+            })
             .collect()),
         Err(_) => Err(TriggerError::misconfigured(format!(
             "SCHEDULES[{}]: must be a list of jobs",
             quoted(cron)
         ))),
     }
+}
+
+/// The import id of a job that is otherwise invalid, when it has a valid one.
+fn valid_import_id(job: &RawValue) -> Option<ImportId> {
+    #[derive(Deserialize)]
+    struct OnlyId {
+        import_id: String,
+    }
+    let only: OnlyId = serde_json::from_str(job.get()).ok()?;
+    ImportId::parse(&only.import_id).ok()
 }
 
 /// Cron keys compare with white space folded, so `"0  3 * * *"` is `"0 3 * * *"`.
@@ -149,20 +176,22 @@ fn read_job(job: &str, value: &RawValue) -> Result<JobSpec, TriggerError> {
             )))
         }
     };
-    let path = match fields.path {
-        Some(p) => Some(PathTemplate::parse_as(&field("path"), &p).map_err(as_config)?),
+    let path = match &fields.path {
+        Some(p) => Some(PathTemplate::parse_as(&field("path"), p).map_err(as_config)?),
         None => None,
     };
-    let offset_secs = match fields.time_offset {
-        Some(o) => parse_offset(&field("time_offset"), &o).map_err(as_config)?,
+    let offset_secs = match &fields.time_offset {
+        Some(o) => parse_offset(&field("time_offset"), o).map_err(as_config)?,
         None => 0,
     };
     Ok(JobSpec {
         import_id,
         api: fields.api,
         path,
+        path_text: fields.path,
         test_connection: fields.test_connection,
         offset_secs,
+        time_offset: fields.time_offset,
     })
 }
 
@@ -231,17 +260,7 @@ impl Schedules {
         account: &Account,
         prefixes: Option<&PathPrefixes>,
     ) -> Result<Vec<RenderedJob>, TriggerError> {
-        let entry = self
-            .0
-            .iter()
-            .find(|e| e.cron == cron)
-            .or_else(|| self.0.iter().find(|e| same_cron(&e.cron, cron)))
-            .ok_or_else(|| {
-                TriggerError::misconfigured(format!(
-                    "SCHEDULES: has no jobs for cron {}",
-                    quoted(cron)
-                ))
-            })?;
+        let entry = self.entry(cron)?;
         let jobs = entry.jobs.as_ref().map_err(Clone::clone)?;
         let scheduled_secs = scheduled_ms.div_euclid(1000);
         Ok(jobs
@@ -249,11 +268,11 @@ impl Schedules {
             .enumerate()
             .map(|(i, job)| {
                 let name = label(&entry.cron, i);
-                match job {
+                match &job.spec {
                     Err(e) => RenderedJob {
                         job: name,
-                        import_id: None,
-                        api: ApiKind::default(),
+                        import_id: job.import_id.clone(),
+                        api: account.default_api(),
                         start: Err(e.clone()),
                     },
                     Ok(spec) => RenderedJob {
@@ -265,6 +284,21 @@ impl Schedules {
                 }
             })
             .collect())
+    }
+
+    /// The entry of `cron` (as the event names it: exactly, or with white space
+    /// folded), or the error naming the cron.
+    pub fn entry(&self, cron: &str) -> Result<&CronEntry, TriggerError> {
+        self.0
+            .iter()
+            .find(|e| e.cron == cron)
+            .or_else(|| self.0.iter().find(|e| same_cron(&e.cron, cron)))
+            .ok_or_else(|| {
+                TriggerError::misconfigured(format!(
+                    "SCHEDULES: has no jobs for cron {}",
+                    quoted(cron)
+                ))
+            })
     }
 
     /// Every problem a user should fix before deploying, given the crons listed in
@@ -285,7 +319,7 @@ impl Schedules {
                 }
                 Ok(jobs) => {
                     for (i, job) in jobs.iter().enumerate() {
-                        match job {
+                        match &job.spec {
                             Err(e) => problems.push(e.message.clone()),
                             Ok(spec) => {
                                 // 2024-02-29 23:59 UTC: a leap day at the end of a month and of a day,
@@ -302,6 +336,14 @@ impl Schedules {
             }
         }
         for cron in crons {
+            // Read with Cloudflare's own parser (`saffron`): an expression it refuses
+            // fails the deploy, and a general parser would disagree on weekdays.
+            if !crate::cron_expr::is_valid(cron) {
+                problems.push(format!(
+                    "[triggers] crons: {} is not a cron expression Cloudflare accepts (five fields in UTC: minute, hour, day of month, month, day of week 1-7 for SUN-SAT; * , - / L W #)",
+                    quoted(cron)
+                ));
+            }
             if !self.0.iter().any(|e| same_cron(&e.cron, cron)) {
                 problems.push(format!(
                     "[triggers] crons: {} has no jobs in SCHEDULES",
@@ -323,6 +365,8 @@ fn not_an_object() -> TriggerError {
 /// made) and the retry limits.
 #[derive(Clone, Debug)]
 pub struct EventPlan {
+    /// The `SCHEDULES` key of the event's cron (the history names the cron by it).
+    pub cron_key: String,
     pub jobs: Vec<PlannedJob>,
     pub limits: RetryLimits,
     /// The Bloomreach target the ledger's records are scoped to.
@@ -339,6 +383,9 @@ pub struct PlannedJob {
     pub index: usize,
     pub import_id: Option<ImportId>,
     pub api: ApiKind,
+    /// The path and `test_connection` the request sends (for the history).
+    pub path: Option<String>,
+    pub test_connection: Option<bool>,
     pub request: Result<UpstreamRequest, TriggerError>,
 }
 
@@ -351,7 +398,8 @@ pub fn plan_event(
     scheduled_ms: i64,
 ) -> Result<EventPlan, TriggerError> {
     let settings = Settings::load(lookup)?;
-    let planned = Schedules::from_setting(lookup.get(SCHEDULES))?.plan(
+    let schedules = Schedules::from_setting(lookup.get(SCHEDULES))?;
+    let planned = schedules.plan(
         cron,
         scheduled_ms,
         &settings.account,
@@ -360,17 +408,25 @@ pub fn plan_event(
     let jobs = planned
         .into_iter()
         .enumerate()
-        .map(|(index, p)| PlannedJob {
-            request: p
-                .start
-                .map(|s| s.build(&settings.account.base_for(s.api()), &settings.credentials)),
-            job: p.job,
-            index,
-            import_id: p.import_id,
-            api: p.api,
+        .map(|(index, p)| {
+            let start = p.start.as_ref().ok();
+            PlannedJob {
+                path: start
+                    .and_then(|s| s.path.as_ref())
+                    .map(|p| p.as_str().to_owned()),
+                test_connection: start.and_then(|s| s.test_connection),
+                request: p
+                    .start
+                    .map(|s| s.build(&settings.account.base_for(s.api()), &settings.credentials)),
+                job: p.job,
+                index,
+                import_id: p.import_id,
+                api: p.api,
+            }
         })
         .collect();
     Ok(EventPlan {
+        cron_key: schedules.entry(cron)?.cron.clone(),
         jobs,
         limits: settings.limits,
         scope: settings.account.ledger_scope(),
@@ -510,7 +566,7 @@ fn rendered_path(
         .map_err(|e| TriggerError::misconfigured(e.message))
 }
 
-fn start_of(
+pub(crate) fn start_of(
     name: &str,
     spec: &JobSpec,
     scheduled_secs: i64,
@@ -959,6 +1015,7 @@ mod tests {
                 r#"SCHEDULES["c"][3].path: must be a string"#,
                 r#"SCHEDULES["c"][4]: must be an object"#,
                 r#"SCHEDULES["c"][5]: must be an object"#,
+                r#"[triggers] crons: "c" is not a cron expression Cloudflare accepts (five fields in UTC: minute, hour, day of month, month, day of week 1-7 for SUN-SAT; * , - / L W #)"#,
             ]
         );
     }

@@ -19,3 +19,9 @@ pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
 pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
 /// The ledger's Durable Object binding.
 pub const START_LEDGER: &str = "START_LEDGER";
+/// How long the start history keeps an ended entry, in days.
+pub const HISTORY_RETENTION_DAYS: &str = "HISTORY_RETENTION_DAYS";
+/// `enabled` turns on the ledger object's test calls (clean-up at a given time, fill).
+pub const HISTORY_TEST_HOOKS: &str = "HISTORY_TEST_HOOKS";
+/// `off` or `false` turns the operator page off.
+pub const OPERATOR_PAGE: &str = "OPERATOR_PAGE";

@@ -101,6 +101,46 @@ fn optional<T>(
     text(lookup, name)?.map(|v| parse(&v)).transpose()
 }
 
+/// The project token and/or workspace id, the base and the path prefixes; `None` with
+/// the problems recorded when any is malformed, or when neither id is set.
+fn read_target(
+    lookup: &dyn Lookup,
+    problems: &mut Problems,
+) -> Option<(Account, Option<PathPrefixes>)> {
+    // Each id is optional on its own; a request for an API whose id is missing is
+    // refused by `Account::target`, naming it. With neither, nothing can start.
+    // `None` below: malformed, and recorded; `Some(None)`: unset.
+    let project = problems.take(optional(lookup, PROJECT_TOKEN, |p| {
+        ProjectToken::parse_as(PROJECT_TOKEN, p.trim())
+    }));
+    let workspace = problems.take(optional(lookup, WORKSPACE_ID, |w| {
+        WorkspaceId::parse_as(WORKSPACE_ID, w.trim())
+    }));
+    let neither = matches!((&project, &workspace), (Some(None), Some(None)));
+    if neither {
+        problems.0.push(format!(
+            "{PROJECT_TOKEN} is not set (or {WORKSPACE_ID}, for a Data hub workspace)"
+        ));
+    }
+    let base = problems.take(optional(lookup, API_BASE, |b| {
+        BaseUrl::parse_as(API_BASE, b.trim())
+    }));
+    let prefixes = problems.take(optional(lookup, ALLOWED_PATH_PREFIXES, |p| {
+        PathPrefixes::parse_as(ALLOWED_PATH_PREFIXES, p)
+    }));
+    match (project, workspace, base, prefixes) {
+        (Some(project), Some(workspace), Some(base), Some(prefixes)) if !neither => Some((
+            Account {
+                project,
+                workspace,
+                base,
+            },
+            prefixes,
+        )),
+        _ => None,
+    }
+}
+
 /// Collects problems so they can be reported together.
 #[derive(Default)]
 struct Problems(Vec<String>);
@@ -140,26 +180,7 @@ impl Settings {
             (Some(k), Some(s)) => problems.take(Credentials::new(API_KEY_ID, &k, API_SECRET, &s)),
             _ => None,
         };
-        // Each id is optional on its own; a request for an API whose id is missing is
-        // refused by `Account::target`, naming it. With neither, nothing can start.
-        // `None` below: malformed, and recorded; `Some(None)`: unset.
-        let project = problems.take(optional(lookup, PROJECT_TOKEN, |p| {
-            ProjectToken::parse_as(PROJECT_TOKEN, p.trim())
-        }));
-        let workspace = problems.take(optional(lookup, WORKSPACE_ID, |w| {
-            WorkspaceId::parse_as(WORKSPACE_ID, w.trim())
-        }));
-        if matches!((&project, &workspace), (Some(None), Some(None))) {
-            problems.0.push(format!(
-                "{PROJECT_TOKEN} is not set (or {WORKSPACE_ID}, for a Data hub workspace)"
-            ));
-        }
-        let base = problems.take(optional(lookup, API_BASE, |b| {
-            BaseUrl::parse_as(API_BASE, b.trim())
-        }));
-        let prefixes = problems.take(optional(lookup, ALLOWED_PATH_PREFIXES, |p| {
-            PathPrefixes::parse_as(ALLOWED_PATH_PREFIXES, p)
-        }));
+        let target = read_target(lookup, &mut problems);
         let defaults = RetryLimits::default();
         let attempt_timeout = problems.take(whole_number(
             lookup,
@@ -180,44 +201,35 @@ impl Settings {
             1..=u64::from(MAX_ATTEMPTS_LIMIT),
         ));
         problems.finish()?;
-        match (
-            project,
-            workspace,
-            base,
-            credentials,
-            prefixes,
-            attempt_timeout,
-            deadline,
-            attempts,
-        ) {
-            (
-                Some(project),
-                Some(workspace),
-                Some(base),
-                Some(credentials),
-                Some(prefixes),
-                Some(t),
-                Some(d),
-                Some(a),
-            ) => Ok(Settings {
-                account: Account {
-                    project,
-                    workspace,
-                    base,
-                },
-                credentials,
-                prefixes,
-                limits: RetryLimits {
-                    attempt_timeout_ms: t,
-                    deadline_ms: d,
-                    // bounded to 1..=MAX_ATTEMPTS_LIMIT above
-                    max_attempts: a as u32,
-                    ..defaults
-                },
-            }),
+        match (target, credentials, attempt_timeout, deadline, attempts) {
+            (Some((account, prefixes)), Some(credentials), Some(t), Some(d), Some(a)) => {
+                Ok(Settings {
+                    account,
+                    credentials,
+                    prefixes,
+                    limits: RetryLimits {
+                        attempt_timeout_ms: t,
+                        deadline_ms: d,
+                        // bounded to 1..=MAX_ATTEMPTS_LIMIT above
+                        max_attempts: a as u32,
+                        ..defaults
+                    },
+                })
+            }
             // Unreachable: every `None` above recorded a problem.
             _ => Err(TriggerError::misconfigured("settings could not be read")),
         }
+    }
+
+    /// The account and the path prefixes alone, with no credentials: what `GET
+    /// /starts` (the ledger object's name) and `GET /schedules` need.
+    pub fn target_only(
+        lookup: &dyn Lookup,
+    ) -> Result<(Account, Option<PathPrefixes>), TriggerError> {
+        let mut problems = Problems::default();
+        let target = read_target(lookup, &mut problems);
+        problems.finish()?;
+        target.ok_or_else(|| TriggerError::misconfigured("settings could not be read"))
     }
 
     /// Reads `TRIGGER_TOKENS`, needed only by the HTTP endpoint.

@@ -178,7 +178,7 @@ proptest! {
         }
         let _ = ledger::read_begin(&text);
         let _ = ledger::read_finish(&text);
-        let begin = ledger::begin("r", "f", now % 1_000_000, now);
+        let begin = ledger::begin("r", "f", now % 1_000_000, now, None);
         let _ = ledger::apply(stored.as_deref(), &begin, now);
     }
 
@@ -332,5 +332,123 @@ proptest! {
         let prefixes = PathPrefixes::parse_as("P", &configured.join(",")).unwrap();
         let path = format!("{}{tail}", configured[which]);
         prop_assert_eq!(prefixes.allows(&path), opaque_path_is_under(&configured, &path), "{}", path);
+    }
+}
+
+proptest! {
+    /// The history's parsers never panic: `GET /starts`' query (a cursor included),
+    /// RFC 3339 instants, redaction, cron expressions and the object's calls.
+    #[test]
+    fn history_inputs_never_panic(
+        text in "\\PC{0,120}",
+        query in "((import_id|outcome|cause|caller|since|until|limit|cursor|x)=[A-Za-z0-9_%#.:+-]{0,30}&?){0,5}",
+        now in any::<i64>(),
+        cron in "[0-9*/,LW#?A-Z -]{0,24}",
+    ) {
+        use bloomreach_import_core::{civil_time, cron_expr, history, store};
+        let _ = history::parse_list_query(Some(&text));
+        let _ = history::parse_list_query(Some(&query));
+        let _ = civil_time::parse_rfc3339_ms(&text);
+        let _ = history::redact_path(&text);
+        let _ = history::is_entry_id(&text);
+        let _ = history::written_id(&text);
+        let _ = history::read_recorded(&text);
+        let _ = cron_expr::next_run(&cron, now);
+        let _ = cron_expr::next_run(&text, now);
+        let _ = cron_expr::is_valid(&text);
+        let _ = store::list_sql(&history::parse_list_query(None).unwrap());
+    }
+
+    /// Redaction never leaves user info in a `scheme://` path, nor a query in an
+    /// `http(s)` one, and leaves other paths as they were.
+    #[test]
+    fn redacted_paths_hold_no_user_info_or_web_query(
+        scheme in "(https|http|HTTPS|sftp|s3|gs)",
+        user in proptest::option::of("[a-z0-9:%!$]{1,12}"),
+        host in "[a-z0-9.-]{1,12}(:[0-9]{1,5})?",
+        path in "(/[a-z0-9@._-]{0,10}){0,3}",
+        query in proptest::option::of("[a-z0-9=&@:/]{0,16}"),
+    ) {
+        let mut url = format!("{scheme}://");
+        if let Some(u) = &user { url.push_str(u); url.push('@'); }
+        url.push_str(&host);
+        url.push_str(&path);
+        if let Some(q) = &query { url.push('?'); url.push_str(q); }
+        let kept = bloomreach_import_core::history::redact_path(&url);
+        let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+        if let Some(u) = &user {
+            let authority = kept[scheme.len() + 3..].split(['/', '?']).next().unwrap_or("");
+            let _ = u;
+            prop_assert_eq!(authority, format!("***@{host}"), "{} -> {}", url, kept);
+        }
+        if web {
+            if let Some(q) = &query {
+                prop_assert!(kept.ends_with("?***"), "{} -> {}", url, kept);
+                prop_assert!(q.is_empty() || !kept.ends_with(q.as_str()) || q == "***");
+            }
+        }
+        if user.is_none() && (!web || query.is_none()) {
+            prop_assert_eq!(&kept, &url);
+        }
+        prop_assert_eq!(bloomreach_import_core::history::redact_path(&kept), kept.clone());
+    }
+
+    /// Any millisecond of years 0..=9999 is written and read back exactly.
+    #[test]
+    fn rfc3339_round_trips(ms in -62_167_219_200_000i64..=253_402_300_799_999) {
+        use bloomreach_import_core::civil_time::{parse_rfc3339_ms, rfc3339_ms};
+        prop_assert_eq!(parse_rfc3339_ms(&rfc3339_ms(ms)), Some(ms));
+    }
+
+    /// A cron's next run is after the given time, fires on it (the minute is a
+    /// multiple of the step), and is the first such minute.
+    #[test]
+    fn next_runs_are_after_now_and_the_first(now in 0i64..253_000_000_000_000, step in 1u32..30) {
+        use bloomreach_import_core::cron_expr::next_run;
+        let expression = format!("*/{step} * * * *");
+        let next = next_run(&expression, now).expect("fires every hour");
+        prop_assert!(next > now);
+        prop_assert_eq!(next % 60_000, 0);
+        let minute = (next / 60_000) % 60;
+        prop_assert_eq!(minute % i64::from(step), 0);
+        let mut t = (now / 60_000 + 1) * 60_000;
+        while t < next {
+            prop_assert!((t / 60_000 % 60) % i64::from(step) != 0, "{} skipped", t);
+            t += 60_000;
+        }
+    }
+
+    /// Named and unnamed entries of TRIGGER_TOKENS: each token authenticates as its
+    /// caller, and a malformed setting never shows an entry's text.
+    #[test]
+    fn caller_tokens_name_their_callers(
+        names in proptest::collection::vec(proptest::option::of("[A-Za-z0-9_.-]{1,64}"), 1..5),
+        tokens in proptest::collection::vec("[A-Za-z0-9]{16,24}", 5),
+    ) {
+        let entries: Vec<String> = names
+            .iter()
+            .zip(&tokens)
+            .map(|(n, t)| match n { Some(n) => format!("{n}:{t}"), None => t.clone() })
+            .collect();
+        let setting = entries.join(",");
+        let mut unique = names.iter().flatten().collect::<Vec<_>>();
+        unique.sort();
+        let repeated = unique.windows(2).any(|w| w[0] == w[1]);
+        match CallerTokens::parse_as("TRIGGER_TOKENS", &setting) {
+            Ok(parsed) => {
+                prop_assert!(!repeated);
+                for (i, (n, t)) in names.iter().zip(&tokens).enumerate() {
+                    let caller = parsed.check(Some(&format!("Bearer {t}")));
+                    // An earlier equal token wins; the tokens here are random enough.
+                    if tokens[..i].contains(t) { continue; }
+                    let expected = n.clone().unwrap_or_else(|| format!("token#{}", i + 1));
+                    prop_assert_eq!(caller.ok(), Some(expected.as_str()));
+                }
+            }
+            Err(e) => {
+                prop_assert!(repeated, "{}", e.message);
+                for t in &tokens { prop_assert!(!e.message.contains(t.as_str())); }
+            }
+        }
     }
 }
