@@ -17,6 +17,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const SCHEDULES = {
   "0 3 * * *": [{ import_id: "customers-daily", path: "https://files.example.com/exports/{date}/customers.csv?sig=secret", time_offset: "-1d" }],
   "15 * * * *": [{ import_id: "events-hourly", path: "/events/{date}/{hour}.csv", test_connection: false }],
+  // A job without an import id: its entry has none, which the page must bear.
+  "0 4 * * *": [{ path: "/no-id.csv" }],
 };
 
 let standin, worker, browser;
@@ -99,6 +101,7 @@ describe("the operator page", () => {
   it("with the right token (typed, then Enter, by keyboard) the schedules and an earlier start appear", async () => {
     const before = await fetch(`${worker.url}/imports/ok_before_page/start`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(before.status, 200);
+    assert.equal(await worker.scheduled("0 4 * * *", Date.now() - 60_000), "exception");
     const page = await open();
     // Keyboard only: the first Tab reaches the token field.
     await page.press("Tab");
@@ -112,6 +115,7 @@ describe("the operator page", () => {
     assert.match(schedules, /\?\*\*\*/, "the signed URL's query is redacted");
     assert.doesNotMatch(schedules, /sig=secret/);
     await page.waitFor(`${text("#starts")}.includes("ok_before_page")`);
+    assert.match(await page.evaluate(text("#schedules")), /misconfigured: /, "a job's configuration error is shown");
     await assertClean(page);
     await page.close();
   });

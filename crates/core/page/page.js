@@ -9,7 +9,8 @@ const PAGE_SIZE = 20;
 const CHART_DAYS = 7;
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, ledger: true, cursor: null, filters: {}, formKey: null, starting: null };
+// `formKey` is the Idempotency-Key of the request in `formRequestText`.
+const state = { token: null, ledger: true, cursor: null, filters: {}, formKey: null, formRequestText: null, starting: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -78,7 +79,7 @@ async function signIn(token) {
   status.className = "";
   status.textContent = "Checking the token…";
   try {
-    await Promise.all([loadSchedules(), loadStarts({ reset: true }), loadChart()]);
+    await Promise.all([loadSchedules(), loadStarts({ reset: true }), loadChart().catch(hideChart)]);
   } catch (error) {
     if (error instanceof Refused) return showRefused();
     status.textContent = `The worker could not be reached: ${error.message}`;
@@ -190,7 +191,12 @@ function renderStart(entry) {
   return item;
 }
 
-// A small chart of the last days' starts per import, drawn as SVG by the page itself.
+function hideChart() {
+  $("chart-figure").hidden = true;
+}
+
+// A small chart of the last days' starts per import (the newest 200 of them), drawn as
+// SVG by the page itself. It is a picture: a failure only hides it.
 async function loadChart() {
   const since = new Date(Date.now() - CHART_DAYS * 86400000).toISOString();
   const answer = await api("GET", `/starts?since=${encodeURIComponent(since)}&limit=200`);
@@ -201,10 +207,12 @@ async function loadChart() {
   }
   const counts = new Map();
   for (const entry of answer.json.starts) {
-    const row = counts.get(entry.import_id) ?? { ok: 0, failed: 0, other: 0 };
+    // A cron job whose configuration failed may have no import id.
+    const key = entry.import_id ?? "(no import id)";
+    const row = counts.get(key) ?? { ok: 0, failed: 0, other: 0 };
     const kind = outcomeClass(entry.outcome);
     row[kind === "ok" || kind === "failed" ? kind : "other"] += 1;
-    counts.set(entry.import_id, row);
+    counts.set(key, row);
   }
   const rows = [...counts].sort((a, b) => a[0].localeCompare(b[0])).slice(0, 12);
   const most = Math.max(...rows.map(([, r]) => r.ok + r.failed + r.other));
@@ -293,7 +301,11 @@ async function send({ dryRun }) {
   // the same start, which the worker's ledger answers once. Without the ledger a key
   // would be refused, so none is sent.
   if (!dryRun && state.ledger) {
-    state.formKey ??= crypto.randomUUID();
+    const requestText = JSON.stringify({ importId, body });
+    if (state.formRequestText !== requestText) {
+      state.formKey = crypto.randomUUID();
+      state.formRequestText = requestText;
+    }
     headers["idempotency-key"] = state.formKey;
   }
   const path = `/imports/${encodeURIComponent(importId)}/start${dryRun ? "?dry_run=1" : ""}`;
@@ -303,9 +315,10 @@ async function send({ dryRun }) {
   return !dryRun;
 }
 
-/** After a start: the lists again, with its entry. */
+/** After a start: the lists again, with its entry (unless the token was refused). */
 function refresh() {
-  return guarded(() => Promise.all([loadStarts({ reset: true }), loadSchedules(), loadChart()]));
+  if (!state.token) return Promise.resolve();
+  return guarded(() => Promise.all([loadStarts({ reset: true }), loadSchedules(), loadChart().catch(hideChart)]));
 }
 
 async function guarded(work) {
@@ -327,13 +340,16 @@ function wire() {
   $("forget").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
+    state.formKey = null;
+    state.formRequestText = null;
+    for (const id of ["schedules", "starts", "start-result", "chart"]) $(id).replaceChildren();
+    hideChart();
+    $("ledger-note").hidden = true;
     $("signed-in").hidden = true;
     $("token-status").className = "";
     $("token-status").textContent = "The token was forgotten.";
   });
   const startForm = $("start-form");
-  // Any change makes another request, which gets a key of its own.
-  startForm.addEventListener("input", () => { state.formKey = null; });
   startForm.addEventListener("submit", (event) => {
     event.preventDefault();
     // A press while the start is under way waits for it rather than sending again.

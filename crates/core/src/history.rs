@@ -161,7 +161,7 @@ impl Entry {
     pub fn fail(&mut self, error: &TriggerError) {
         self.outcome = error.code.as_str().to_owned();
         self.upstream_status = error.upstream_status;
-        self.message = Some(short_message(&error.message));
+        self.message = Some(short_message(&redact_text(&error.message)));
         self.duration_ms.get_or_insert(0);
     }
 
@@ -241,11 +241,16 @@ pub fn redact_path(path: &str) -> String {
         return path.to_owned();
     }
     let rest = &path[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let host = match authority.rfind('@') {
-        Some(at) => format!("***@{}", &authority[at + 1..]),
-        None => authority.to_owned(),
+    let (host, tail) = match user_info_end(rest) {
+        Some(at) => {
+            let after = &rest[at + 1..];
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            (format!("***@{}", &after[..end]), &after[end..])
+        }
+        None => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            (rest[..end].to_owned(), &rest[end..])
+        }
     };
     let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     let tail = match tail.find('?') {
@@ -253,6 +258,49 @@ pub fn redact_path(path: &str) -> String {
         _ => tail.to_owned(),
     };
     format!("{scheme}://{host}{tail}")
+}
+
+/// Where the user info of what follows `scheme://` ends (its `@`), if it has one: in the
+/// authority as RFC 3986 reads it (up to the first `/`, `?` or `#`), or, since passwords
+/// are often written raw and may hold those characters (`user:pa/ss@host`), at the
+/// first `@` after an authority of the form `user:password` whose password is not a
+/// port number (`host:8443/a@b.csv` keeps its `@`).
+fn user_info_end(rest: &str) -> Option<usize> {
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some(at) = rest[..authority_end].rfind('@') {
+        return Some(at);
+    }
+    let (_, after_colon) = rest[..authority_end].split_once(':')?;
+    if after_colon.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let at = authority_end + rest[authority_end..].find('@')?;
+    let path_after = rest[at..].find('/').map_or(rest.len(), |i| at + i);
+    rest[..path_after].rfind('@')
+}
+
+/// `message` with every `scheme://` address in it redacted like a path: Bloomreach's
+/// own error text may quote the file address it could not fetch, signed query and all.
+pub fn redact_text(message: &str) -> String {
+    if !message.contains("://") {
+        return message.to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(found) = rest.find("://") {
+        // The address starts after the last separator before `://`.
+        let start = rest[..found]
+            .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '[' | ','))
+            .map_or(0, |i| i + 1);
+        let end = rest[found..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | '>' | ']' | ','))
+            .map_or(rest.len(), |i| found + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_path(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `GET /starts`' `outcome` filter.
@@ -607,6 +655,37 @@ mod tests {
         for bad in ["", "a/b", "a b", &"x".repeat(65), "é"] {
             assert!(!is_entry_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn raw_passwords_and_addresses_in_messages_are_redacted() {
+        assert_eq!(
+            redact_path("sftp://user:pa#ss@host/x.csv"),
+            "sftp://***@host/x.csv"
+        );
+        assert_eq!(redact_path("sftp://u:p?w@host/"), "sftp://***@host/");
+        assert_eq!(
+            redact_path("sftp://user:pa/ss@host/x.csv"),
+            "sftp://***@host/x.csv"
+        );
+        assert_eq!(
+            redact_path("sftp://user@host/a@b.csv"),
+            "sftp://***@host/a@b.csv"
+        );
+        assert_eq!(
+            redact_path("https://host/a@b.csv?sig=1"),
+            "https://host/a@b.csv?***"
+        );
+        assert_eq!(redact_path("/plain/path.csv"), "/plain/path.csv");
+        assert_eq!(
+            redact_text("Could not fetch https://u:p@files.example.com/a.csv?sig=x (403)"),
+            "Could not fetch https://***@files.example.com/a.csv?*** (403)"
+        );
+        assert_eq!(
+            redact_text(r#"{"path": "sftp://a:b@h/x", "other": "gs://b/o?x=1"}"#),
+            r#"{"path": "sftp://***@h/x", "other": "gs://b/o?x=1"}"#
+        );
+        assert_eq!(redact_text("no address here"), "no address here");
     }
 
     #[test]

@@ -33,13 +33,26 @@ pub struct Settings {
 
 /// A setting as the environment holds it: `[vars]` may hold text, numbers, booleans and
 /// tables.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum SettingValue {
     Text(String),
     Number(f64),
     Bool(bool),
     /// A table or an array, as JSON text.
     Structured(String),
+}
+
+/// Text may be a secret (the API secret, the caller tokens): its `Debug` shows the kind
+/// only.
+impl std::fmt::Debug for SettingValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingValue::Text(_) => f.write_str("Text(***)"),
+            SettingValue::Number(n) => write!(f, "Number({n})"),
+            SettingValue::Bool(b) => write!(f, "Bool({b})"),
+            SettingValue::Structured(_) => f.write_str("Structured(***)"),
+        }
+    }
 }
 
 /// A lookup of a setting by name; text that is empty after trimming counts as unset.
@@ -375,6 +388,13 @@ mod tests {
                 "{value:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_setting_value_never_prints_its_text() {
+        let secret = SettingValue::Text("the-api-secret".into());
+        assert_eq!(format!("{secret:?}"), "Text(***)");
+        assert_eq!(format!("{:?}", SettingValue::Number(5.0)), "Number(5)");
     }
 
     #[test]

@@ -119,6 +119,24 @@ proptest! {
         if let Ok(t) = PathTemplate::parse_as("p", &s) {
             let _ = t.render(1_700_000_000);
         }
+        let _ = history::redact_path(&s);
+        let _ = history::redact_text(&s);
+    }
+
+    /// A password in an address never survives redaction, whatever surrounds it.
+    #[test]
+    fn redaction_never_keeps_a_password(
+        scheme in "(https|http|sftp|gs)",
+        password in "[a-zA-Z0-9/#?]{1,12}",
+        host in "[a-z]{1,8}\\.example",
+        before in "\\PC{0,20}",
+        after in "[ )][^:]{0,20}",
+    ) {
+        let secret = format!("Pw{password}");
+        let address = format!("{scheme}://user:{secret}@{host}/f.csv");
+        prop_assert!(!history::redact_path(&address).contains(&secret));
+        let message = format!("{before} {address}{after}");
+        prop_assert!(!history::redact_text(&message).contains(&secret), "{}", history::redact_text(&message));
     }
 
     #[test]
