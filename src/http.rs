@@ -43,9 +43,9 @@ pub fn begin(req: &web_sys::Request, env: &Env) -> Begun {
     }
 }
 
-/// A request's reply, and the history entry to write once the reply is handed back.
+/// What is left of a request once its reply is handed back: the history entry to
+/// write.
 pub struct Finishing {
-    pub reply: Reply,
     after: Option<(LedgerCall, Ledger)>,
 }
 
@@ -59,8 +59,16 @@ impl Finishing {
     }
 }
 
-/// Drives a request begun with [`begin`] to its reply.
-pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Finishing {
+/// Drives a request begun with [`begin`] to its end, handing its reply to `respond` as
+/// soon as the core gives it: at the end, or, for a start accepted with `Prefer:
+/// respond-async`, before the start is made.
+pub async fn finish(
+    req: &web_sys::Request,
+    env: &Env,
+    mut next: Next,
+    respond: impl FnOnce(&Reply),
+) -> Finishing {
+    let mut respond = Some(respond);
     let lookup = EnvLookup::new(env);
     // Looked up once, and only for a start: other routes never need it.
     let mut ledger: Option<Option<Ledger>> = None;
@@ -85,6 +93,12 @@ pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Finish
                     None => Err(ledger::unavailable()),
                 };
                 awaiting.on_ledger(answer, clock::now_ms())
+            }
+            Next::Accepted(accepted) => {
+                if let Some(respond) = respond.take() {
+                    respond(&accepted.reply);
+                }
+                Next::Send(accepted.sending)
             }
             Next::Send(sending) => {
                 let result = upstream::send_with_retries(sending.request(), sending.limits()).await;
@@ -112,8 +126,10 @@ pub async fn finish(req: &web_sys::Request, env: &Env, mut next: Next) -> Finish
                 if let Some(line) = &finished.log_line {
                     log::line(line);
                 }
+                if let Some(respond) = respond.take() {
+                    respond(&finished.reply);
+                }
                 return Finishing {
-                    reply: finished.reply,
                     after: finished.history.zip(ledger),
                 };
             }

@@ -67,7 +67,8 @@ pub use ledger::StartLedger;
 /// work's answer when it stays.
 ///
 /// The answer is handed over through a promise the work settles as soon as it has it:
-/// what the work does after (an unkeyed start's history entry) never delays it.
+/// what the work does after (an unkeyed start's history entry, or the whole start of
+/// one accepted with `Prefer: respond-async`) never delays it.
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let next = match http::begin(&req, &env) {
@@ -83,11 +84,15 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         ));
     };
     ctx.wait_until(async move {
-        let finishing = http::finish(&req, &env, *next).await;
-        let _ = match http::to_response(&finishing.reply) {
-            Ok(response) => resolve.call1(&JsValue::UNDEFINED, &response),
-            Err(error) => reject.call1(&JsValue::UNDEFINED, &error),
+        // Called once, with the 202 of a start accepted with `Prefer: respond-async`
+        // (which then runs on here), or else with the request's final reply.
+        let respond = |reply: &bloomreach_import_core::Reply| {
+            let _ = match http::to_response(reply) {
+                Ok(response) => resolve.call1(&JsValue::UNDEFINED, &response),
+                Err(error) => reject.call1(&JsValue::UNDEFINED, &error),
+            };
         };
+        let finishing = http::finish(&req, &env, *next, respond).await;
         // A short wait first, so the runtime has sent the answer before the history call
         // (and, where the object shares the isolate, as in the local runtime, its SQL)
         // runs: started on the next turn of the event loop instead, it still cost the

@@ -17,6 +17,7 @@ use crate::ledger;
 use crate::log_line::TriggerLog;
 use crate::reply::Reply;
 use crate::request_body::{too_large, MAX_BODY_BYTES};
+use crate::respond_async;
 use crate::retry::RetryLimits;
 use crate::settings::Lookup;
 use crate::upstream_request::UpstreamRequest;
@@ -69,6 +70,11 @@ pub enum Next {
     ReadBody(AwaitingBody),
     /// Make [`AwaitingLedger::call`], then [`AwaitingLedger::on_ledger`].
     AskLedger(AwaitingLedger),
+    /// A start accepted with `Prefer: respond-async`, now recorded in progress: hand
+    /// [`Accepted::reply`] (the `202`) to the caller at once, then go on with
+    /// [`Accepted::sending`] as with [`Next::Send`], still within the request's
+    /// `waitUntil` work; its final reply is answered to no one.
+    Accepted(Accepted),
     /// Make the start ([`Sending::request`] within [`Sending::limits`], as
     /// [`crate::attempts::Attempts`] says), then [`Sending::on_result`].
     Send(Sending),
@@ -81,6 +87,14 @@ pub enum Next {
     AskHistory(AwaitingHistory),
     /// Write the record and the log line, then answer.
     Done(Finished),
+}
+
+/// A start accepted with `Prefer: respond-async`: the `202` to answer now, and the
+/// start to make after it.
+#[derive(Debug)]
+pub struct Accepted {
+    pub reply: Reply,
+    pub sending: Sending,
 }
 
 /// What a trigger has gathered so far, for its log line.
@@ -199,6 +213,9 @@ pub fn begin(head: &RequestHead<'_>, lookup: &dyn Lookup, now_ms: u64) -> Next {
         trigger,
         query: endpoint::query_of(head.url).map(str::to_owned),
         key: (head.headers)(idempotency::HEADER),
+        respond_async: respond_async::prefers_async(
+            (head.headers)(respond_async::HEADER).as_deref(),
+        ),
         length_declared: declared.is_some(),
     })
 }
@@ -209,6 +226,8 @@ pub struct AwaitingBody {
     trigger: Trigger,
     query: Option<String>,
     key: Option<String>,
+    /// Whether the request asked for `Prefer: respond-async`.
+    respond_async: bool,
     length_declared: bool,
 }
 
@@ -255,7 +274,13 @@ impl AwaitingBody {
                 history: None,
             });
         }
+        // Without the ledger there is nothing to record the start in: the preference is
+        // ignored and the start runs as usual.
+        let accepting = self.respond_async && ledger;
         let Some(raw_key) = self.key else {
+            if accepting {
+                return accept_unkeyed(trigger, prepared, random);
+            }
             // Written once, when it ends: it never shows in progress.
             let entry = ledger.then(|| trigger.entry(&prepared, random, None));
             return Next::Send(Sending {
@@ -267,7 +292,8 @@ impl AwaitingBody {
         };
         let entry = trigger.entry(&prepared, random, Some(&raw_key));
         let started = trigger.started_ms as i64;
-        match key_call(&raw_key, &prepared, lookup, ledger, (started, &entry)) {
+        let begun = (started, &entry, accepting);
+        match key_call(&raw_key, &prepared, lookup, ledger, begun) {
             Ok((call, record, fingerprint)) => Next::AskLedger(AwaitingLedger {
                 trigger,
                 prepared,
@@ -277,43 +303,81 @@ impl AwaitingBody {
                     fingerprint,
                 },
                 entry,
+                accepting,
             }),
             Err(error) => trigger.refuse(&error, now_ms),
         }
     }
 }
 
+/// A start accepted with `Prefer: respond-async` and no key: a `begin` on a record of
+/// its own ([`respond_async::record_name`]), which writes its entry in progress (and
+/// makes it read "outcome unknown" if the worker stops mid-start) before the `202`.
+fn accept_unkeyed(trigger: Trigger, prepared: Prepared, random: u64) -> Next {
+    let entry = trigger.entry(&prepared, random, None);
+    let record = respond_async::record_name(&entry.id);
+    let fingerprint = idempotency::fingerprint(&prepared.start);
+    let call = LedgerCall {
+        object: ledger::object_name(&prepared.scope),
+        call: ledger::begin_accepted(
+            &record,
+            &fingerprint,
+            prepared.limits.deadline_ms,
+            respond_async::UNKEYED_RECORD_TTL_MS,
+            begun(trigger.started_ms as i64, &entry),
+        ),
+    };
+    Next::AskLedger(AwaitingLedger {
+        trigger,
+        prepared,
+        call,
+        held: Held {
+            record,
+            fingerprint,
+        },
+        entry,
+        accepting: true,
+    })
+}
+
+/// A start's entry as its `begin` writes it: in progress.
+fn begun(started_ms: i64, entry: &Entry) -> Written {
+    Written {
+        started_ms,
+        ended_ms: None,
+        entry: entry.clone(),
+        skip_if_found: false,
+    }
+}
+
 /// The ledger's `begin` for a key (carrying the start's entry, which the object
-/// writes in progress when the start proceeds), and the request's fingerprint; or why
-/// the key cannot be used: invalid, no binding, a time to live that does not fit.
+/// writes in progress when the start proceeds, and, for a start accepted with
+/// `Prefer: respond-async`, its id), and the request's fingerprint; or why the key
+/// cannot be used: invalid, no binding, a time to live that does not fit.
 fn key_call(
     raw_key: &str,
     prepared: &Prepared,
     lookup: &dyn Lookup,
     ledger: bool,
-    (started_ms, entry): (i64, &Entry),
+    (started_ms, entry, accepting): (i64, &Entry, bool),
 ) -> Result<(LedgerCall, String, String), TriggerError> {
     let key = IdempotencyKey::parse(raw_key)?;
     if !ledger {
         return Err(idempotency::unavailable());
     }
     let ttl_ms = idempotency::ttl_ms(lookup, prepared.limits.deadline_ms)?;
+    // `Prefer` is not part of it: a repeat with or without it is the same request.
     let fingerprint = idempotency::fingerprint(&prepared.start);
     let record = key.record_name();
+    let deadline_ms = prepared.limits.deadline_ms;
+    let written = begun(started_ms, entry);
     let call = LedgerCall {
         object: ledger::object_name(&prepared.scope),
-        call: ledger::begin(
-            &record,
-            &fingerprint,
-            prepared.limits.deadline_ms,
-            ttl_ms,
-            Some(Written {
-                started_ms,
-                ended_ms: None,
-                entry: entry.clone(),
-                skip_if_found: false,
-            }),
-        ),
+        call: if accepting {
+            ledger::begin_accepted(&record, &fingerprint, deadline_ms, ttl_ms, written)
+        } else {
+            ledger::begin(&record, &fingerprint, deadline_ms, ttl_ms, Some(written))
+        },
     };
     Ok((call, record, fingerprint))
 }
@@ -350,6 +414,8 @@ pub struct AwaitingLedger {
     call: LedgerCall,
     held: Held,
     entry: Entry,
+    /// Whether the start is accepted with `Prefer: respond-async` once it proceeds.
+    accepting: bool,
 }
 
 impl AwaitingLedger {
@@ -366,12 +432,22 @@ impl AwaitingLedger {
             Err(error) => return trigger.refuse(&error, now_ms),
         };
         match idempotency::answer(begin) {
-            KeyAnswer::Proceed => Next::Send(Sending {
-                trigger,
-                prepared: self.prepared,
-                held: Some((self.call.object, self.held)),
-                entry: Some(self.entry),
-            }),
+            KeyAnswer::Proceed => {
+                // Recorded in progress: an accepted start is answered now.
+                let accepted = self
+                    .accepting
+                    .then(|| respond_async::accepted_reply(&self.entry.id, false));
+                let sending = Sending {
+                    trigger,
+                    prepared: self.prepared,
+                    held: Some((self.call.object, self.held)),
+                    entry: Some(self.entry),
+                };
+                match accepted {
+                    Some(reply) => Next::Accepted(Accepted { reply, sending }),
+                    None => Next::Send(sending),
+                }
+            }
             // A replay is not recorded: the first start's entry stands.
             KeyAnswer::Replay(reply, error) => Next::Done(Finished {
                 reply,
@@ -809,6 +885,120 @@ mod tests {
         };
         let refused = done(awaiting.on_body(Ok(b"{\"x\":1}"), &lookup, true, 1, 1));
         assert_eq!((refused.reply.status, refused.history), (400, None));
+    }
+
+    fn async_start(lookup: &dyn Lookup, key: Option<&str>, body: &[u8], ledger: bool) -> Next {
+        let mut h = Head::post(URL)
+            .auth(BEARER)
+            .with("prefer", "wait=5, Respond-Async");
+        if let Some(key) = key {
+            h = h.with("idempotency-key", key);
+        }
+        let Next::ReadBody(awaiting) = h.begin(lookup, 1_000) else {
+            panic!("reads the body")
+        };
+        awaiting.on_body(Ok(body), lookup, ledger, 1_010, 0xab)
+    }
+
+    #[test]
+    fn an_unkeyed_async_start_is_recorded_in_progress_then_answered_202_then_ended() {
+        let lookup = env(&[]);
+        let Next::AskLedger(asking) = async_start(&lookup, None, b"", true) else {
+            panic!("records the start first")
+        };
+        let v: Value = serde_json::from_str(&asking.call().call).unwrap();
+        assert_eq!(v["op"], "begin");
+        assert_eq!(v["record"], "async\n3e8-00000000000000ab");
+        assert_eq!(v["accepted"], "3e8-00000000000000ab");
+        assert_eq!(v["ttl_ms"], respond_async::UNKEYED_RECORD_TTL_MS);
+        assert_eq!(v["history"]["entry"]["outcome"], "in_progress");
+        assert_eq!(v["history"]["entry"].get("idempotency_key"), None);
+        let Next::Accepted(accepted) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 1_020)
+        else {
+            panic!("accepted")
+        };
+        assert_eq!(
+            accepted.reply,
+            respond_async::accepted_reply("3e8-00000000000000ab", false)
+        );
+        let mut failed = ok_result();
+        let mut error = TriggerError::new(crate::ErrorCode::ImportNotFound, "gone");
+        error.upstream_status = Some(404);
+        failed.outcome = Err(error);
+        let finished = done(accepted.sending.on_result(&failed, 1_300));
+        assert_eq!(finished.history, None, "the finish carries it");
+        let ended = written(&finished.record.as_ref().expect("a finish").call);
+        assert_eq!(ended["entry"]["id"], "3e8-00000000000000ab");
+        assert_eq!(ended["entry"]["outcome"], "import_not_found");
+        assert_eq!(log(&finished)["outcome"], "import_not_found");
+        // A ledger that cannot record it: refused, nothing started.
+        let Next::AskLedger(asking) = async_start(&lookup, None, b"", true) else {
+            panic!()
+        };
+        let refused = done(asking.on_ledger(Err::<String, _>(crate::ledger::unavailable()), 2));
+        assert_eq!(refused.reply.status, 503);
+    }
+
+    #[test]
+    fn respond_async_is_ignored_without_the_ledger_and_by_dry_runs_and_refusals_stand() {
+        let lookup = env(&[]);
+        assert!(matches!(
+            async_start(&lookup, None, b"", false),
+            Next::Send(_)
+        ));
+        let refused = done(async_start(&lookup, None, b"{\"x\":1}", true));
+        assert_eq!(refused.reply.status, 400);
+        let h = Head::post("https://w.example/imports/imp-1/start?dry_run=1")
+            .auth(BEARER)
+            .with("prefer", "respond-async");
+        let Next::ReadBody(awaiting) = h.begin(&lookup, 0) else {
+            panic!()
+        };
+        let dry = done(awaiting.on_body(Ok(b""), &lookup, true, 1, 1));
+        assert_eq!(dry.reply.status, 200);
+        assert!(dry.reply.headers.is_empty());
+        let unauthorized = done(
+            Head::post(URL)
+                .with("prefer", "respond-async")
+                .begin(&lookup, 0),
+        );
+        assert_eq!(unauthorized.reply.status, 401);
+    }
+
+    #[test]
+    fn a_keyed_async_start_keeps_its_id_in_the_record_and_a_repeat_gets_the_202() {
+        let lookup = env(&[]);
+        let Next::AskLedger(asking) = async_start(&lookup, Some("key-a"), b"", true) else {
+            panic!()
+        };
+        let v: Value = serde_json::from_str(&asking.call().call).unwrap();
+        assert_eq!(v["record"], "idempotency\nkey-a");
+        assert_eq!(v["accepted"], v["history"]["entry"]["id"]);
+        // The same fingerprint as without the preference.
+        let Next::AskLedger(plain) = keyed(&lookup, "key-a", true) else {
+            panic!()
+        };
+        let p: Value = serde_json::from_str(&plain.call().call).unwrap();
+        assert_eq!(p["fingerprint"], v["fingerprint"]);
+        assert_eq!(p.get("accepted"), None);
+        let Next::Accepted(accepted) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 2) else {
+            panic!()
+        };
+        assert_eq!(accepted.reply.status, 202);
+        let finished = done(accepted.sending.on_result(&ok_result(), 3));
+        let record = finished.record.unwrap();
+        assert!(record.call.contains(r#""op":"finish""#));
+        assert!(record.call.contains(r#""status":200"#), "the kept answer");
+        let Next::AskLedger(again) = async_start(&lookup, Some("key-a"), b"", true) else {
+            panic!()
+        };
+        let replay = done(again.on_ledger(
+            Ok(r#"{"decision":"accepted","started_at":1,"start_id":"s-1"}"#),
+            4,
+        ));
+        assert_eq!(replay.reply, respond_async::accepted_reply("s-1", true));
+        assert_eq!(log(&replay)["idempotent_replay"], true);
+        assert_eq!((replay.record, replay.history), (None, None));
     }
 
     #[test]

@@ -129,6 +129,10 @@ pub fn answer(begin: Begin) -> KeyAnswer {
             e.retry_after_secs = Some(retry_after_secs);
             KeyAnswer::Refuse(e)
         }
+        // A start accepted with `Prefer: respond-async` still under way: its `202`.
+        Begin::Accepted { start_id, .. } => {
+            KeyAnswer::Replay(crate::respond_async::accepted_reply(&start_id, true), None)
+        }
         Begin::OutcomeUnknown { .. } => KeyAnswer::Refuse(TriggerError::new(
             ErrorCode::UpstreamOutcomeUnknown,
             "Idempotency-Key: a start with this key began and its outcome was never recorded (the worker was stopped mid-start); it may have started, so it is not started again",
@@ -224,6 +228,13 @@ mod tests {
             (e.code.as_str(), e.code.http_status()),
             ("upstream_outcome_unknown", 502)
         );
+        let KeyAnswer::Replay(reply, None) = answer(Begin::Accepted {
+            started_at_ms: 1,
+            start_id: "s-1".into(),
+        }) else {
+            panic!("an accepted start's 202 again")
+        };
+        assert_eq!(reply, crate::respond_async::accepted_reply("s-1", true));
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! - absent (never used, released, or past its time to live): a `begin` writes
 //!   *pending* and answers **proceed**;
 //! - *pending*, within its start's deadline plus [`WRITE_GRACE_MS`]: a `begin` answers
-//!   **in progress** with the seconds left;
+//!   **in progress** with the seconds left, or **accepted** with the start's entry id
+//!   when it was begun by a start accepted with `Prefer: respond-async`
+//!   ([`begin_accepted`]);
 //! - *pending* past that: the worker that held it stopped mid-start, so the start may
 //!   or may not have reached Bloomreach; a `begin` answers **outcome unknown**, and
 //!   nothing is started again until the record expires, its time to live counted from
@@ -76,6 +78,12 @@ pub enum Begin {
         started_at_ms: u64,
         retry_after_secs: u64,
     },
+    /// A start accepted with `Prefer: respond-async` at `started_at_ms` is under way:
+    /// its `202` names `start_id`.
+    Accepted {
+        started_at_ms: u64,
+        start_id: String,
+    },
     /// A start began at `started_at_ms` and its outcome was never recorded.
     OutcomeUnknown { started_at_ms: u64 },
 }
@@ -112,6 +120,10 @@ enum Call {
         /// ([`crate::store`]); [`apply`] ignores it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         history: Option<Written>,
+        /// The entry id of a start accepted with `Prefer: respond-async`, kept in the
+        /// pending record so a repeat is answered with the same `202`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        accepted: Option<String>,
     },
     /// Either `release` (the outcome proves nothing started) or `kept`.
     Finish {
@@ -149,6 +161,9 @@ struct Record {
         deserialize_with = "readable_kept"
     )]
     kept: Option<Kept>,
+    /// A pending record of an accepted start: its entry's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    accepted: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +193,11 @@ enum Decision {
     OutcomeUnknown {
         #[serde(default)]
         started_at: u64,
+    },
+    Accepted {
+        #[serde(default)]
+        started_at: u64,
+        start_id: String,
     },
     Replay {
         #[serde(default)]
@@ -250,6 +270,28 @@ pub fn begin(
         deadline_ms,
         ttl_ms,
         history,
+        accepted: None,
+    })
+}
+
+/// The `begin` call of a start accepted with `Prefer: respond-async`: as [`begin`],
+/// its entry written in progress, and its id kept in the pending record, so a repeat
+/// while it runs is answered [`Begin::Accepted`] with that id.
+pub fn begin_accepted(
+    record: &str,
+    fingerprint: &str,
+    deadline_ms: u64,
+    ttl_ms: u64,
+    history: Written,
+) -> String {
+    let accepted = Some(history.entry.id.clone());
+    to_text(&Call::Begin {
+        record: record.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        deadline_ms,
+        ttl_ms,
+        history: Some(history),
+        accepted,
     })
 }
 
@@ -313,8 +355,9 @@ pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
             fingerprint,
             deadline_ms,
             ttl_ms,
+            accepted,
             ..
-        } => apply_begin(record, fingerprint, deadline_ms, ttl_ms, now_ms),
+        } => apply_begin(record, (fingerprint, accepted), deadline_ms, ttl_ms, now_ms),
         Call::Finish {
             fingerprint,
             release,
@@ -333,7 +376,7 @@ fn nothing(decision: &Decision) -> Applied {
 
 fn apply_begin(
     record: Option<Record>,
-    fingerprint: String,
+    (fingerprint, accepted): (String, Option<String>),
     deadline_ms: u64,
     ttl_ms: u64,
     now_ms: u64,
@@ -351,6 +394,7 @@ fn apply_begin(
             until: Some(until),
             expires_at: expires_at_ms,
             kept: None,
+            accepted,
         };
         return Applied {
             write: Write::Put {
@@ -369,9 +413,16 @@ fn apply_begin(
         (State::Done, Some(kept)) => Decision::Replay { started_at, kept },
         // A done record that cannot be read: what happened is unknown.
         (State::Done, None) => Decision::OutcomeUnknown { started_at },
-        (State::Pending, _) if now_ms < until => Decision::InProgress {
-            started_at,
-            retry_after_secs: (until - now_ms).div_ceil(1000).max(1),
+        (State::Pending, _) if now_ms < until => match record.accepted {
+            // An accepted start: a repeat gets its `202` again.
+            Some(start_id) => Decision::Accepted {
+                started_at,
+                start_id,
+            },
+            None => Decision::InProgress {
+                started_at,
+                retry_after_secs: (until - now_ms).div_ceil(1000).max(1),
+            },
         },
         (State::Pending, _) => Decision::OutcomeUnknown { started_at },
     })
@@ -408,6 +459,7 @@ fn apply_finish(
         state: State::Done,
         until: None,
         kept: Some(kept),
+        accepted: None,
         ..record
     };
     Applied {
@@ -434,6 +486,13 @@ pub fn read_begin(answer: &str) -> Result<Begin, TriggerError> {
         }),
         Decision::OutcomeUnknown { started_at } => Ok(Begin::OutcomeUnknown {
             started_at_ms: started_at,
+        }),
+        Decision::Accepted {
+            started_at,
+            start_id,
+        } => Ok(Begin::Accepted {
+            started_at_ms: started_at,
+            start_id,
         }),
         Decision::Replay { started_at, kept } => Ok(Begin::Replay {
             started_at_ms: started_at,
@@ -859,6 +918,57 @@ mod tests {
         assert_eq!(read_begin(&other.answer), Ok(Begin::Proceed));
         assert!(object_name("https://a\np\n").starts_with("ledger\n"));
         assert_ne!(object_name("https://a\np\n"), object_name("https://a\nq\n"));
+    }
+
+    #[test]
+    fn an_accepted_start_is_answered_accepted_while_it_runs_then_as_any_other() {
+        use crate::history::{Cause, Entry};
+        let entry = Entry::begun("s-1".into(), 0, crate::ids::ApiKind::DataV1, Cause::Http);
+        let written = Written {
+            started_ms: 0,
+            ended_ms: None,
+            entry,
+            skip_if_found: false,
+        };
+        let call = begin_accepted("r", F, DEADLINE, TTL, written);
+        let v: serde_json::Value = serde_json::from_str(&call).unwrap();
+        assert_eq!(v["accepted"], "s-1");
+        assert_eq!(v["history"]["entry"]["id"], "s-1");
+        let mut o = Object { stored: None };
+        assert_eq!(read_begin(&o.call(&call, 0)), Ok(Begin::Proceed));
+        let accepted = Begin::Accepted {
+            started_at_ms: 0,
+            start_id: "s-1".into(),
+        };
+        assert_eq!(o.begin(F, 1), accepted);
+        assert_eq!(read_begin(&o.call(&call, 2)), Ok(accepted));
+        assert_eq!(o.begin("other", 3), Begin::Reused);
+        let until = DEADLINE + WRITE_GRACE_MS;
+        assert_eq!(
+            o.begin(F, until),
+            Begin::OutcomeUnknown { started_at_ms: 0 },
+            "a worker stopped mid-start leaves it unknown"
+        );
+        // Once ended, its kept answer is replayed; a release frees the record.
+        let mut o = Object { stored: None };
+        o.call(&call, 0);
+        o.call(
+            &finish("r", F, &result(Ok(200), Evidence::Started), &reply(200)),
+            5,
+        );
+        assert!(matches!(o.begin(F, 6), Begin::Replay { .. }));
+        let mut o = Object { stored: None };
+        o.call(&call, 0);
+        o.call(
+            &finish(
+                "r",
+                F,
+                &result(Err((ErrorCode::ImportNotFound, 404)), Evidence::Refused),
+                &reply(404),
+            ),
+            5,
+        );
+        assert_eq!(o.begin(F, 6), Begin::Proceed);
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod options;
 mod path_policy;
 mod reply;
 pub mod request_body;
+pub mod respond_async;
 pub mod retry;
 pub mod schedule;
 mod secret;

@@ -474,7 +474,7 @@ pub fn skipped_job(earlier: &Begin) -> Option<(Skipped<'_>, JobOutcome)> {
             },
         ),
         // Another delivery is starting it now; its record will tell the next one.
-        Begin::InProgress { started_at_ms, .. } => (
+        Begin::InProgress { started_at_ms, .. } | Begin::Accepted { started_at_ms, .. } => (
             *started_at_ms,
             "in_progress",
             JobOutcome {
