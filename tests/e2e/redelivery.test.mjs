@@ -26,7 +26,9 @@ const SCHEDULES = {
 let standin, worker;
 before(async () => {
   standin = await startStandin();
-  worker = await startWorker({ upstream: standin.url, bindings: { SCHEDULES: JSON.stringify(SCHEDULES), UPSTREAM_MAX_ATTEMPTS: "2" } });
+  // HOLD_MAX_SECONDS 1: no job pushed back is held (its next try would come later), so a
+  // 503 fails its event as without holding; held jobs are tests/e2e/held.test.mjs's.
+  worker = await startWorker({ upstream: standin.url, bindings: { SCHEDULES: JSON.stringify(SCHEDULES), UPSTREAM_MAX_ATTEMPTS: "2", HOLD_MAX_SECONDS: "1" } });
 });
 after(async () => {
   await worker?.close();

@@ -30,6 +30,11 @@ export const SCENARIOS = {
   ratelimitedonce: (seen) => (seen === 0 ? json(429, { success: false, errors: ["Too many requests"] }, { "retry-after": "1" }) : json(200, { success: true })),
   ratelimiteddate: (seen) => (seen === 0 ? json(429, { success: false }, { "retry-after": httpDate(1000) }) : json(200, { success: true })),
   ratelimitednoheader: (seen) => (seen === 0 ? json(429, { success: false }) : json(200, { success: true })),
+  // Held starts (tests/e2e/held.test.mjs): pushed back the first 3 times, then accepted;
+  // pushed back once, then a 500 (ambiguous); pushed back once, then a slow 200.
+  ratelimited3: (seen) => (seen < 3 ? json(429, { success: false, errors: ["Too many requests"] }, { "retry-after": "1" }) : json(200, { success: true })),
+  limitedthen500: (seen) => (seen === 0 ? json(429, { success: false }, { "retry-after": "1" }) : json(500, { success: false, errors: { _global: ["Internal error"] } })),
+  limitedthenslow: (seen) => (seen === 0 ? json(429, { success: false }, { "retry-after": "1" }) : { delayMs: 800, ...json(200, { success: true }) }),
   ratelimitedlong: () => json(429, { success: false }, { "retry-after": "120" }),
   unavailableonce: (seen) => (seen === 0 ? json(503, { success: false, errors: ["Service unavailable"] }) : json(200, { success: true })),
   unavailable: () => json(503, { success: false, errors: ["Service unavailable"] }),

@@ -7,7 +7,7 @@
 //! alarm should move: a clean-up whose alarm was lost resumes with the next write, and
 //! no write ever puts it later. One alarm serves every clean-up the object has (the
 //! ledger's records, the history's retention and cap); a later one (held starts'
-//! retries) adds its due time to [`Due`].
+//! retries, [`crate::hold`]) adds its due time to [`Due`].
 
 /// What the clean-up is due for, as the object's storage says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub struct Due {
     /// The entries stored, and the most kept.
     pub entries: u64,
     pub max_entries: u64,
+    /// The earliest due time among the held starts (a next try, or the moment a try
+    /// under way must have written its outcome by).
+    pub earliest_held: Option<u64>,
 }
 
 /// When the clean-up is next due: the earliest record expiry, the moment the oldest
@@ -34,10 +37,15 @@ pub fn due(d: Due) -> Option<u64> {
         _ => None,
     };
     let over_cap = (d.entries > d.max_entries).then_some(d.now_ms);
-    [d.earliest_record_expiry, history_expiry, over_cap]
-        .into_iter()
-        .flatten()
-        .min()
+    [
+        d.earliest_record_expiry,
+        history_expiry,
+        over_cap,
+        d.earliest_held,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }
 
 /// The alarm time to set, given the one set now (`current`, unix ms) and the earliest
@@ -84,6 +92,14 @@ mod tests {
         // More entries than the cap: now, whatever else.
         assert_eq!(due(Due { entries: 11, ..old }), Some(1_000));
         assert_eq!(due(Due { entries: 10, ..old }), Some(30 * DAY + 1));
+        // A held start's next try, when it is the earliest.
+        assert_eq!(
+            due(Due {
+                earliest_held: Some(2_000),
+                ..old
+            }),
+            Some(2_000)
+        );
         // A malformed retention deletes nothing for its age.
         assert_eq!(
             due(Due {

@@ -30,6 +30,9 @@ pub struct EventRun {
     scope: String,
     /// The ledger records' time to live, when the deployment has the ledger.
     ttl_ms: Option<u64>,
+    /// `HOLD_MAX_SECONDS` (ms), when the deployment has the ledger: a job pushed back
+    /// is held that long from when it began ([`crate::hold`]).
+    hold_max_ms: Option<u64>,
 }
 
 /// An event that ends before any job: its log line and verdict.
@@ -63,6 +66,10 @@ pub fn begin_event(
         (true, Ok(ttl_ms)) => Some(ttl_ms),
         (true, Err(error)) => return Err(unplanned(&error)),
     };
+    let hold_max_ms = match ledger {
+        false => None,
+        true => Some(crate::hold::max_ms(lookup).map_err(|e| unplanned(&e))?),
+    };
     let event = EventRun {
         cause: cause.clone(),
         cron: cron.to_owned(),
@@ -71,6 +78,7 @@ pub fn begin_event(
         limits: plan.limits,
         scope: plan.scope,
         ttl_ms,
+        hold_max_ms,
     };
     Ok((event, plan.jobs))
 }
@@ -107,6 +115,9 @@ struct JobTrigger {
     import_id: Option<String>,
     api: ApiKind,
     entry: Option<Entry>,
+    /// What the job sends besides its import id and api, to hold it.
+    path: Option<String>,
+    test_connection: Option<bool>,
 }
 
 impl JobTrigger {
@@ -200,6 +211,8 @@ impl EventRun {
             import_id: job.import_id.map(|id| id.as_str().to_owned()),
             api: job.api,
             entry,
+            path: job.path.clone(),
+            test_connection: job.test_connection,
         };
         let request = match job.request {
             Ok(request) => request,
@@ -308,6 +321,14 @@ impl JobSending {
     /// Takes the start's outcome: its ledger record (the answer an HTTP start would
     /// have given), its log line, and the job's outcome for the verdict.
     pub fn on_result(self, result: &StartResult, event: &EventRun, now_ms: u64) -> JobNext {
+        if let Some(hold) = self.hold_call(result, event, now_ms) {
+            return JobNext::Done(JobDone {
+                record: Some(hold),
+                log_line: self.trigger.log(event, now_ms, |e| e.record_run(result)),
+                outcome: JobOutcome::HELD,
+                history: None,
+            });
+        }
         let mut trigger = self.trigger;
         if let Some(entry) = &mut trigger.entry {
             entry.end(result);
@@ -326,6 +347,53 @@ impl JobSending {
                 evidence: result.evidence,
             },
             history: None,
+        })
+    }
+}
+
+impl JobSending {
+    /// The `hold` call of a job whose outcome is still retryable, when it can be tried
+    /// again before `HOLD_MAX_SECONDS` from its start ([`crate::hold`]).
+    fn hold_call(&self, result: &StartResult, event: &EventRun, now_ms: u64) -> Option<LedgerCall> {
+        let t = &self.trigger;
+        let (max, (object, held), entry) =
+            (event.hold_max_ms?, self.held.as_ref()?, t.entry.as_ref()?);
+        let sent = crate::hold::Sent {
+            import_id: t.import_id.as_deref()?,
+            api: t.api,
+            path: t.path.as_deref(),
+            test_connection: t.test_connection,
+        };
+        let start = crate::hold::HeldStart::after_first_try(
+            sent,
+            (&entry.id, &held.record, &held.fingerprint),
+            (&event.cause, t.started_ms, max),
+            result,
+            now_ms,
+        )?;
+        let mut entry = entry.clone();
+        entry.attempts = result.attempts;
+        entry.upstream_status = start.last_status;
+        entry.message = Some(history::short_message(&history::redact_text(
+            &start.last_message,
+        )));
+        entry.next_attempt_at = Some(rfc3339_ms(start.next_ms as i64));
+        let written = Written {
+            started_ms: t.started_ms as i64,
+            ended_ms: None,
+            entry,
+            skip_if_found: false,
+        };
+        let until = ledger::unknown_at(start.give_up_ms, event.limits.deadline_ms);
+        Some(LedgerCall {
+            object: object.clone(),
+            call: ledger::hold(
+                &held.record,
+                &held.fingerprint,
+                until,
+                Some(written),
+                Some(start),
+            ),
         })
     }
 }
@@ -406,6 +474,64 @@ mod tests {
             .verdict(&[finished.outcome, bad.outcome])
             .result
             .is_err());
+    }
+
+    #[test]
+    fn a_job_still_pushed_back_is_held_does_not_fail_its_event_and_a_redelivery_skips_it() {
+        let limited = || {
+            let mut r = ok();
+            let mut e = TriggerError::new(crate::ErrorCode::UpstreamRateLimited, "busy");
+            e.upstream_status = Some(429);
+            e.retry_after_secs = Some(1);
+            r.outcome = Err(e);
+            r.evidence = crate::Evidence::Retryable;
+            r
+        };
+        let (event, mut jobs) =
+            begin_event(&env(&[(HOLD_MAX_SECONDS, "60")]), "0 3 * * *", AT, true).unwrap();
+        let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 1_000, 7) else {
+            panic!()
+        };
+        let JobNext::Send(sending) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), &event, 1)
+        else {
+            panic!()
+        };
+        let held = done(sending.on_result(&limited(), &event, 2_000));
+        assert_eq!(held.outcome, JobOutcome::HELD);
+        assert!(
+            event.verdict(&[held.outcome]).result.is_ok(),
+            "not a failure"
+        );
+        let v: Value = serde_json::from_str(&held.record.unwrap().call).unwrap();
+        assert_eq!(v["op"], "hold");
+        assert_eq!(v["held"]["cause"], "cron:0 3 * * *");
+        assert_eq!(v["held"]["path"], "/x/2026-11-27.csv");
+        assert_eq!(v["held"]["next_ms"], 3_000);
+        assert_eq!(v["history"]["entry"]["cron"], "0 3 * * *");
+        assert_eq!(v["history"]["entry"]["next_attempt_at"], rfc3339_ms(3_000));
+        // A redelivery finds it held: skipped, and its event does not fail.
+        let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, true).unwrap();
+        let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 5_000, 8) else {
+            panic!()
+        };
+        let skipped = done(asking.on_ledger(
+            Ok(r#"{"decision":"held","started_at":1000}"#),
+            &event,
+            5_001,
+        ));
+        assert_eq!(skipped.outcome, JobOutcome::HELD);
+        let line: Value = serde_json::from_str(&skipped.log_line).unwrap();
+        assert_eq!(
+            (line["outcome"].as_str(), line["recorded_outcome"].as_str()),
+            (Some("skipped"), Some("in_progress"))
+        );
+        // Without the ledger nothing is held; a malformed setting fails the event.
+        let (event, mut jobs) = begin_event(&env(&[]), "0 3 * * *", AT, false).unwrap();
+        let JobNext::Send(sending) = event.begin_job(jobs.remove(0), 0, 7) else {
+            panic!()
+        };
+        assert!(!done(sending.on_result(&limited(), &event, 1)).outcome.ok);
+        assert!(begin_event(&env(&[(HOLD_MAX_SECONDS, "x")]), "0 3 * * *", AT, true).is_err());
     }
 
     #[test]

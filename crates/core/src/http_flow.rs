@@ -11,6 +11,7 @@ use crate::endpoint::{self, Prepared, Route};
 use crate::error::TriggerError;
 use crate::history::{self, Cause, Entry, Written};
 use crate::history_routes::{AwaitingHistory, HistoryRequest};
+use crate::hold::{self, HeldStart};
 use crate::idempotency::{self, IdempotencyKey, KeyAnswer};
 use crate::ids::ApiKind;
 use crate::ledger;
@@ -277,9 +278,19 @@ impl AwaitingBody {
         // Without the ledger there is nothing to record the start in: the preference is
         // ignored and the start runs as usual.
         let accepting = self.respond_async && ledger;
+        // An accepted start pushed back is held up to `HOLD_MAX_SECONDS`: a malformed
+        // setting refuses it, as any other.
+        let hold_max_ms = if accepting {
+            match hold::max_ms(lookup) {
+                Ok(ms) => Some(ms),
+                Err(error) => return trigger.refuse(&error, now_ms),
+            }
+        } else {
+            None
+        };
         let Some(raw_key) = self.key else {
-            if accepting {
-                return accept_unkeyed(trigger, prepared, random);
+            if let Some(max) = hold_max_ms {
+                return accept_unkeyed(trigger, prepared, random, max);
             }
             // Written once, when it ends: it never shows in progress.
             let entry = ledger.then(|| trigger.entry(&prepared, random, None));
@@ -288,6 +299,7 @@ impl AwaitingBody {
                 prepared,
                 held: None,
                 entry,
+                hold_max_ms: None,
             });
         };
         let entry = trigger.entry(&prepared, random, Some(&raw_key));
@@ -304,6 +316,7 @@ impl AwaitingBody {
                 },
                 entry,
                 accepting,
+                hold_max_ms,
             }),
             Err(error) => trigger.refuse(&error, now_ms),
         }
@@ -313,7 +326,7 @@ impl AwaitingBody {
 /// A start accepted with `Prefer: respond-async` and no key: a `begin` on a record of
 /// its own ([`respond_async::record_name`]), which writes its entry in progress (and
 /// makes it read "outcome unknown" if the worker stops mid-start) before the `202`.
-fn accept_unkeyed(trigger: Trigger, prepared: Prepared, random: u64) -> Next {
+fn accept_unkeyed(trigger: Trigger, prepared: Prepared, random: u64, hold_max_ms: u64) -> Next {
     let entry = trigger.entry(&prepared, random, None);
     let record = respond_async::record_name(&entry.id);
     let fingerprint = idempotency::fingerprint(&prepared.start);
@@ -337,6 +350,7 @@ fn accept_unkeyed(trigger: Trigger, prepared: Prepared, random: u64) -> Next {
         },
         entry,
         accepting: true,
+        hold_max_ms: Some(hold_max_ms),
     })
 }
 
@@ -416,6 +430,8 @@ pub struct AwaitingLedger {
     entry: Entry,
     /// Whether the start is accepted with `Prefer: respond-async` once it proceeds.
     accepting: bool,
+    /// An accepted start's `HOLD_MAX_SECONDS`, in ms.
+    hold_max_ms: Option<u64>,
 }
 
 impl AwaitingLedger {
@@ -442,6 +458,7 @@ impl AwaitingLedger {
                     prepared: self.prepared,
                     held: Some((self.call.object, self.held)),
                     entry: Some(self.entry),
+                    hold_max_ms: self.hold_max_ms.filter(|_| self.accepting),
                 };
                 match accepted {
                     Some(reply) => Next::Accepted(Accepted { reply, sending }),
@@ -472,6 +489,8 @@ pub struct Sending {
     held: Option<(String, Held)>,
     /// Its history entry, when the deployment keeps a history.
     entry: Option<Entry>,
+    /// An accepted start's `HOLD_MAX_SECONDS` (ms): pushed back, it is held.
+    hold_max_ms: Option<u64>,
 }
 
 impl Sending {
@@ -489,6 +508,15 @@ impl Sending {
     /// history entry (carried by the record's `finish`, or a call of its own).
     pub fn on_result(self, result: &StartResult, now_ms: u64) -> Next {
         let reply = endpoint::outcome_reply(&self.prepared.start, result);
+        if let Some(hold) = self.hold_call(result, now_ms) {
+            let log_line = self.trigger.log(now_ms, |e| e.record_run(result));
+            return Next::Done(Finished {
+                reply,
+                record: Some(hold),
+                log_line: Some(log_line),
+                history: None,
+            });
+        }
         let written = self.entry.map(|mut entry| {
             entry.end(result);
             Written {
@@ -515,6 +543,48 @@ impl Sending {
             record,
             log_line: Some(log_line),
             history,
+        })
+    }
+}
+
+impl Sending {
+    /// The `hold` call of an accepted start whose outcome is still retryable, when
+    /// it can be tried again before `HOLD_MAX_SECONDS` from its start
+    /// ([`crate::hold`]): its entry stays in progress with its next try's time.
+    fn hold_call(&self, result: &StartResult, now_ms: u64) -> Option<LedgerCall> {
+        let (max, (object, held), entry) =
+            (self.hold_max_ms?, self.held.as_ref()?, self.entry.as_ref()?);
+        let start = HeldStart::after_first_try(
+            hold::Sent::of(&self.prepared.start),
+            (&entry.id, &held.record, &held.fingerprint),
+            (&self.trigger.cause, self.trigger.started_ms, max),
+            result,
+            now_ms,
+        )?;
+        let mut entry = entry.clone();
+        entry.attempts = result.attempts;
+        entry.upstream_status = start.last_status;
+        entry.message = Some(history::short_message(&history::redact_text(
+            &start.last_message,
+        )));
+        entry.next_attempt_at = Some(crate::civil_time::rfc3339_ms(start.next_ms as i64));
+        let written = Written {
+            started_ms: self.trigger.started_ms as i64,
+            ended_ms: None,
+            entry,
+            skip_if_found: false,
+        };
+        // The record answers the same `202` until the last try could end.
+        let until = ledger::unknown_at(start.give_up_ms, self.prepared.limits.deadline_ms);
+        Some(LedgerCall {
+            object: object.clone(),
+            call: ledger::hold(
+                &held.record,
+                &held.fingerprint,
+                until,
+                Some(written),
+                Some(start),
+            ),
         })
     }
 }
@@ -999,6 +1069,64 @@ mod tests {
         assert_eq!(replay.reply, respond_async::accepted_reply("s-1", true));
         assert_eq!(log(&replay)["idempotent_replay"], true);
         assert_eq!((replay.record, replay.history), (None, None));
+    }
+
+    #[test]
+    fn an_accepted_start_still_pushed_back_is_held_not_finished() {
+        let limited = || {
+            let mut r = ok_result();
+            let mut e = TriggerError::new(crate::ErrorCode::UpstreamRateLimited, "busy");
+            e.upstream_status = Some(429);
+            e.retry_after_secs = Some(2);
+            r.outcome = Err(e);
+            r.evidence = crate::Evidence::Retryable;
+            r
+        };
+        let lookup = env(&[(HOLD_MAX_SECONDS, "60")]);
+        let Next::AskLedger(asking) = async_start(&lookup, Some("key-h"), b"", true) else {
+            panic!()
+        };
+        let Next::Accepted(accepted) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 1_020)
+        else {
+            panic!()
+        };
+        let finished = done(accepted.sending.on_result(&limited(), 1_500));
+        let v: Value = serde_json::from_str(&finished.record.as_ref().unwrap().call).unwrap();
+        assert_eq!(v["op"], "hold");
+        assert_eq!(v["record"], "idempotency\nkey-h");
+        // The last try could start at 1 000 + 60 000 and end 25 s + 3 s later.
+        assert_eq!(v["until"], 61_000 + 28_000);
+        assert_eq!(v["history"]["entry"]["outcome"], "in_progress");
+        assert_eq!(v["history"]["entry"]["upstream_status"], 429);
+        assert_eq!(
+            v["history"]["entry"]["next_attempt_at"],
+            crate::civil_time::rfc3339_ms(3_500)
+        );
+        assert_eq!(v["held"]["next_ms"], 3_500);
+        assert_eq!(v["held"]["give_up_ms"], 61_000);
+        assert_eq!(v["held"]["cause"], "http:token#1");
+        assert_eq!(log(&finished)["outcome"], "upstream_rate_limited");
+        // Past HOLD_MAX_SECONDS already, or an ambiguous outcome: finished as before.
+        let Next::AskLedger(asking) = async_start(&lookup, None, b"", true) else {
+            panic!()
+        };
+        let Next::Accepted(accepted) = asking.on_ledger(Ok(r#"{"decision":"proceed"}"#), 1_020)
+        else {
+            panic!()
+        };
+        let finished = done(accepted.sending.on_result(&limited(), 60_000));
+        assert!(finished.record.unwrap().call.contains(r#""op":"finish""#));
+        // A start answered in the request is never held; a malformed setting refuses.
+        let Next::AskLedger(plain) = keyed(&lookup, "key-p", true) else {
+            panic!()
+        };
+        let Next::Send(sending) = plain.on_ledger(Ok(r#"{"decision":"proceed"}"#), 2) else {
+            panic!()
+        };
+        let finished = done(sending.on_result(&limited(), 3));
+        assert!(finished.record.unwrap().call.contains(r#""op":"finish""#));
+        let bad = env(&[(HOLD_MAX_SECONDS, "0")]);
+        assert_eq!(done(async_start(&bad, None, b"", true)).reply.status, 500);
     }
 
     #[test]

@@ -106,6 +106,15 @@ pub enum KeyAnswer {
     Refuse(TriggerError),
 }
 
+fn in_progress(retry_after_secs: u64) -> TriggerError {
+    let mut e = TriggerError::new(
+        ErrorCode::IdempotencyKeyInProgress,
+        "Idempotency-Key: a request with this key is under way; try again shortly",
+    );
+    e.retry_after_secs = Some(retry_after_secs);
+    e
+}
+
 /// The endpoint's answer to the ledger's decision.
 pub fn answer(begin: Begin) -> KeyAnswer {
     match begin {
@@ -119,16 +128,11 @@ pub fn answer(begin: Begin) -> KeyAnswer {
             ErrorCode::IdempotencyKeyReused,
             "Idempotency-Key: was used with another request; use a new key",
         )),
+        // (`Held` is a cron job's: no key's record is held without its `202`.)
+        Begin::Held { .. } => KeyAnswer::Refuse(in_progress(1)),
         Begin::InProgress {
             retry_after_secs, ..
-        } => {
-            let mut e = TriggerError::new(
-                ErrorCode::IdempotencyKeyInProgress,
-                "Idempotency-Key: a request with this key is under way; try again shortly",
-            );
-            e.retry_after_secs = Some(retry_after_secs);
-            KeyAnswer::Refuse(e)
-        }
+        } => KeyAnswer::Refuse(in_progress(retry_after_secs)),
         // A start accepted with `Prefer: respond-async` still under way: its `202`.
         Begin::Accepted { start_id, .. } => {
             KeyAnswer::Replay(crate::respond_async::accepted_reply(&start_id, true), None)

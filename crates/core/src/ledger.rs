@@ -86,6 +86,9 @@ pub enum Begin {
     },
     /// A start began at `started_at_ms` and its outcome was never recorded.
     OutcomeUnknown { started_at_ms: u64 },
+    /// A cron job that began at `started_at_ms` was pushed back and is held: the ledger
+    /// object tries it again ([`crate::hold`]); a redelivery does not start it.
+    Held { started_at_ms: u64 },
 }
 
 /// What the object does to its storage after [`apply`].
@@ -136,6 +139,18 @@ enum Call {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         history: Option<Written>,
     },
+    /// A pending record whose start is held ([`crate::hold`]), or whose held try's
+    /// outcome was never written: it turns "outcome unknown" at `until` (until then
+    /// a repeat is answered as before, the same `202` for an accepted start).
+    Hold {
+        record: String,
+        fingerprint: String,
+        until: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        history: Option<Written>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held: Option<crate::hold::HeldStart>,
+    },
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -164,6 +179,9 @@ struct Record {
     /// A pending record of an accepted start: its entry's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     accepted: Option<String>,
+    /// A pending record of a held start.
+    #[serde(default, skip_serializing_if = "is_false")]
+    held: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +221,10 @@ enum Decision {
         #[serde(default)]
         started_at: u64,
         kept: Kept,
+    },
+    Held {
+        #[serde(default)]
+        started_at: u64,
     },
     /// The answer to every `finish` the object could read.
     Finished,
@@ -364,6 +386,55 @@ pub fn apply(stored: Option<&str>, call: &str, now_ms: u64) -> Applied {
             kept,
             ..
         } => apply_finish(record, &fingerprint, release, kept),
+        Call::Hold {
+            fingerprint,
+            until,
+            held,
+            ..
+        } => apply_hold(record, &fingerprint, until, held.is_some()),
+    }
+}
+
+/// The `hold` call: the pending record of a held start (`held`, with its entry as
+/// it now reads, `history`) turns "outcome unknown" only at `until`.
+pub fn hold(
+    record: &str,
+    fingerprint: &str,
+    until: u64,
+    history: Option<Written>,
+    held: Option<crate::hold::HeldStart>,
+) -> String {
+    to_text(&Call::Hold {
+        record: record.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        until,
+        history,
+        held,
+    })
+}
+
+fn apply_hold(record: Option<Record>, fingerprint: &str, until: u64, held: bool) -> Applied {
+    let Some(record) = record.filter(|r| r.fingerprint == fingerprint && r.state == State::Pending)
+    else {
+        return nothing(&Decision::Finished);
+    };
+    // Kept as long past `until` as it was past its first one.
+    let ttl = record
+        .expires_at
+        .saturating_sub(record.until.unwrap_or(record.expires_at));
+    let expires_at_ms = record.expires_at.max(until.saturating_add(ttl));
+    let updated = Record {
+        until: Some(until),
+        expires_at: expires_at_ms,
+        held,
+        ..record
+    };
+    Applied {
+        write: Write::Put {
+            record: to_text(&updated),
+            expires_at_ms,
+        },
+        answer: to_text(&Decision::Finished),
     }
 }
 
@@ -395,6 +466,7 @@ fn apply_begin(
             expires_at: expires_at_ms,
             kept: None,
             accepted,
+            held: false,
         };
         return Applied {
             write: Write::Put {
@@ -419,6 +491,7 @@ fn apply_begin(
                 started_at,
                 start_id,
             },
+            None if record.held => Decision::Held { started_at },
             None => Decision::InProgress {
                 started_at,
                 retry_after_secs: (until - now_ms).div_ceil(1000).max(1),
@@ -460,6 +533,7 @@ fn apply_finish(
         until: None,
         kept: Some(kept),
         accepted: None,
+        held: false,
         ..record
     };
     Applied {
@@ -497,6 +571,9 @@ pub fn read_begin(answer: &str) -> Result<Begin, TriggerError> {
         Decision::Replay { started_at, kept } => Ok(Begin::Replay {
             started_at_ms: started_at,
             kept,
+        }),
+        Decision::Held { started_at } => Ok(Begin::Held {
+            started_at_ms: started_at,
         }),
         Decision::Finished => Err(unavailable()),
     }
@@ -614,6 +691,76 @@ mod tests {
             ("ok", 200, Evidence::Started)
         );
         assert_eq!(kept.body, r#"{"ok":true}"#);
+    }
+
+    fn held_start() -> crate::hold::HeldStart {
+        serde_json::from_value(serde_json::json!({
+            "id": "e", "record": "r", "fingerprint": F, "import_id": "i", "api": "data-v1",
+            "cause": "cron:0 3 * * *", "began_ms": 0, "give_up_ms": 10, "tries": 1,
+            "attempts": 1, "next_ms": 5
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_held_record_answers_its_202_until_then_reads_unknown() {
+        let mut o = Object { stored: None };
+        let accepted = |o: &mut Object, now| {
+            read_begin(&o.call(
+                &begin_accepted("r", F, DEADLINE, TTL, crate::test_support::written("e1")),
+                now,
+            ))
+            .unwrap()
+        };
+        assert_eq!(accepted(&mut o, 0), Begin::Proceed);
+        let until = 1_000_000;
+        assert!(read_finish(
+            &o.call(&hold("r", F, until, None, None), 20_000)
+        ));
+        // Past the start's own deadline, still the same 202.
+        assert!(
+            matches!(accepted(&mut o, until - 1), Begin::Accepted { start_id, .. } if start_id == "e1")
+        );
+        assert_eq!(
+            accepted(&mut o, until),
+            Begin::OutcomeUnknown { started_at_ms: 0 }
+        );
+        assert!(matches!(
+            accepted(&mut o, until + TTL - 1),
+            Begin::OutcomeUnknown { .. }
+        ));
+        // Another request's record, or a done one, is left alone.
+        let before = o.stored.clone();
+        o.call(&hold("r", "other", 5, None, None), until + 1);
+        assert_eq!(o.stored, before);
+        // A held cron job's record (no 202 to give) answers "held" until then.
+        let mut c = Object { stored: None };
+        assert_eq!(c.begin(F, 0), Begin::Proceed);
+        c.call(&hold("r", F, until, None, Some(held_start())), 1);
+        assert_eq!(c.begin(F, until - 1), Begin::Held { started_at_ms: 0 });
+        assert!(matches!(c.begin(F, until), Begin::OutcomeUnknown { .. }));
+        // A held try cut off: the record reads unknown from now.
+        let mut o = Object { stored: None };
+        accepted(&mut o, 0);
+        o.call(&hold("r", F, 500, None, None), 400);
+        assert!(matches!(
+            accepted(&mut o, 500),
+            Begin::OutcomeUnknown { .. }
+        ));
+        // Released once the held start gives up: a repeat starts anew.
+        o.call(
+            &finish(
+                "r",
+                F,
+                &result(
+                    Err((ErrorCode::UpstreamRateLimited, 429)),
+                    Evidence::Retryable,
+                ),
+                &reply(503),
+            ),
+            600,
+        );
+        assert_eq!(accepted(&mut o, 700), Begin::Proceed);
     }
 
     #[test]

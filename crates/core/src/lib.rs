@@ -26,6 +26,7 @@ pub mod endpoint;
 mod error;
 pub mod history;
 pub mod history_routes;
+pub mod hold;
 pub mod http_flow;
 pub mod idempotency;
 mod ids;
@@ -66,9 +67,9 @@ pub use schedule::{RenderedJob, Schedules};
 pub use secret::Secret;
 pub use setting_names::{
     ALLOWED_PATH_PREFIXES, API_BASE, API_KEY_ID, API_SECRET, ATTEMPT_TIMEOUT_MS, DEADLINE_MS,
-    HISTORY_RETENTION_DAYS, HISTORY_TEST_HOOKS, IDEMPOTENCY_TTL_SECONDS, MAX_ATTEMPTS,
-    OPERATOR_PAGE, PANIC_TEST_ROUTE, PROJECT_TOKEN, SCHEDULES, START_LEDGER, TRIGGER_TOKENS,
-    WORKSPACE_ID,
+    HISTORY_RETENTION_DAYS, HISTORY_TEST_HOOKS, HOLD_MAX_SECONDS, IDEMPOTENCY_TTL_SECONDS,
+    MAX_ATTEMPTS, OPERATOR_PAGE, PANIC_TEST_ROUTE, PROJECT_TOKEN, SCHEDULES, START_LEDGER,
+    TRIGGER_TOKENS, WORKSPACE_ID,
 };
 pub use settings::{Lookup, SettingValue, Settings};
 pub use upstream_answer::{read_answer, Accepted, ANSWER_READ_LIMIT};

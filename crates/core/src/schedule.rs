@@ -454,6 +454,12 @@ impl JobOutcome {
         ok: false,
         evidence: Evidence::Retryable,
     };
+    /// A job Bloomreach pushed back, now held by the ledger object ([`crate::hold`]):
+    /// not a failure of its event, which a redelivery would not help.
+    pub const HELD: JobOutcome = JobOutcome {
+        ok: true,
+        evidence: Evidence::Retryable,
+    };
 }
 
 /// A job that a redelivery of its event finds recorded, and so does not start again:
@@ -481,6 +487,12 @@ pub fn skipped_job(earlier: &Begin) -> Option<(Skipped<'_>, JobOutcome)> {
                 ok: false,
                 evidence: Evidence::Retryable,
             },
+        ),
+        // Held: the ledger object tries it again; the event does not fail for it.
+        Begin::Held { started_at_ms } => (
+            *started_at_ms,
+            crate::history::IN_PROGRESS,
+            JobOutcome::HELD,
         ),
         Begin::OutcomeUnknown { started_at_ms } => (
             *started_at_ms,
@@ -527,7 +539,8 @@ pub fn event_verdict(cron: &str, jobs: &[JobOutcome], with_ledger: bool) -> Even
         };
     }
     let no_retry = if with_ledger {
-        !jobs.iter().any(|j| j.evidence.is_retryable())
+        // A held job (ok, retryable) is the ledger object's to try: a redelivery skips it.
+        !jobs.iter().any(|j| !j.ok && j.evidence.is_retryable())
     } else {
         jobs.iter().any(|j| !j.evidence.proves_nothing_started())
     };

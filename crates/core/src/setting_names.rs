@@ -21,7 +21,9 @@ pub const PANIC_TEST_ROUTE: &str = "PANIC_TEST_ROUTE";
 pub const START_LEDGER: &str = "START_LEDGER";
 /// How long the start history keeps an ended entry, in days.
 pub const HISTORY_RETENTION_DAYS: &str = "HISTORY_RETENTION_DAYS";
-/// `enabled` turns on the ledger object's test calls (clean-up at a given time, fill).
+/// `enabled` turns on the ledger object's test calls (clean-up at a given time, fill, alarm).
 pub const HISTORY_TEST_HOOKS: &str = "HISTORY_TEST_HOOKS";
 /// `off` or `false` turns the operator page off.
 pub const OPERATOR_PAGE: &str = "OPERATOR_PAGE";
+/// The most seconds a start pushed back by Bloomreach is held, from when it began.
+pub const HOLD_MAX_SECONDS: &str = "HOLD_MAX_SECONDS";

@@ -11,10 +11,12 @@
 //! so a read, a decision and its writes happen with nothing in between
 //! (<https://developers.cloudflare.com/durable-objects/api/sql-storage/>).
 
+use crate::attempts::StartResult;
 use crate::history::{
     Entry, HistoryCall, ListQuery, OutcomeFilter, Page, Position, Written, IN_PROGRESS,
     MAX_ENTRIES, SKIPPED,
 };
+use crate::hold::{self, HeldStart};
 use crate::json_text::to_text;
 use crate::ledger::{self, Begin, Write};
 use serde::{Deserialize, Serialize};
@@ -88,8 +90,8 @@ pub trait Sql {
 /// one import id, one outcome, and the failed ones (so `outcome=failed` reads only
 /// failures, not every row); the history's retention (oldest ended first, and the
 /// in-progress rows, whose `ended_at` is NULL); the newest entry of a cron's job for
-/// `GET /schedules`.
-pub const SCHEMA: [&str; 10] = [
+/// `GET /schedules`; then the held starts ([`crate::hold`]), by state and due time.
+pub const SCHEMA: [&str; 12] = [
     "CREATE TABLE IF NOT EXISTS records (name TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at)",
     "CREATE TABLE IF NOT EXISTS history (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER, unknown_at INTEGER, import_id TEXT, outcome TEXT NOT NULL, failed INTEGER NOT NULL, cause TEXT NOT NULL, caller TEXT, cron TEXT, job INTEGER, body TEXT NOT NULL)",
@@ -100,6 +102,8 @@ pub const SCHEMA: [&str; 10] = [
     "CREATE INDEX IF NOT EXISTS history_by_end ON history (ended_at, id)",
     "CREATE INDEX IF NOT EXISTS history_by_job ON history (cron, job, started_at, id)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS held (id TEXT PRIMARY KEY, state TEXT NOT NULL, due_at INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS held_by_due ON held (due_at)",
 ];
 
 /// Creates what [`SCHEMA`] lists.
@@ -116,7 +120,7 @@ pub struct ObjectSettings {
     pub retention_ms: Option<u64>,
     /// The most entries kept ([`MAX_ENTRIES`]).
     pub max_entries: u64,
-    /// `HISTORY_TEST_HOOKS=enabled`: the `cleanup` and `fill` calls the tests use.
+    /// `HISTORY_TEST_HOOKS=enabled`: the `cleanup`, `fill` and `alarm` calls the tests use.
     pub test_hooks: bool,
 }
 
@@ -150,6 +154,8 @@ struct LedgerPart {
     deadline_ms: u64,
     #[serde(default)]
     history: Option<Written>,
+    #[serde(default)]
+    held: Option<HeldStart>,
 }
 
 #[derive(Serialize)]
@@ -189,7 +195,7 @@ pub fn handle(
 ) -> Result<Handled, SqlError> {
     let now = now_ms as i64;
     if let Ok(part) = serde_json::from_str::<LedgerPart>(call) {
-        if part.op == "begin" || part.op == "finish" {
+        if part.op == "begin" || part.op == "finish" || part.op == "hold" {
             return ledger_call(db, call, part, now_ms);
         }
     }
@@ -289,6 +295,19 @@ fn ledger_call(
     now_ms: u64,
 ) -> Result<Handled, SqlError> {
     let name = ledger::record_of(call).unwrap_or_default();
+    // A held start's row first: if it cannot be written, nothing else is, and the
+    // start reads "outcome unknown" as a stopped one does.
+    if let Some(held) = &part.held {
+        db.run(
+            "INSERT OR REPLACE INTO held (id, state, due_at, body) VALUES (?, ?, ?, ?)",
+            &[
+                held.id.as_str().into(),
+                hold::HELD.into(),
+                (held.next_ms as i64).into(),
+                to_text(held).into(),
+            ],
+        )?;
+    }
     let rows = db.run(
         "SELECT body FROM records WHERE name = ?",
         &[name.as_str().into()],
@@ -576,7 +595,7 @@ pub fn alarm_due(
     settings: &ObjectSettings,
 ) -> Result<Option<u64>, SqlError> {
     let rows = db.run(
-        "SELECT (SELECT MIN(expires_at) FROM records), (SELECT MIN(ended_at) FROM history), (SELECT value FROM meta WHERE name = 'history_count')",
+        "SELECT (SELECT MIN(expires_at) FROM records), (SELECT MIN(ended_at) FROM history), (SELECT value FROM meta WHERE name = 'history_count'), (SELECT MIN(due_at) FROM held)",
         &[],
     )?;
     let row = rows.first();
@@ -588,7 +607,166 @@ pub fn alarm_due(
         retention_ms: settings.retention_ms,
         entries: column(2).map_or(0, |v| v.max(0) as u64),
         max_entries: settings.max_entries,
+        earliest_held: column(3).map(|v| v.max(0) as u64),
     }))
+}
+
+/// Whether a call is the test hook that runs the alarm's work now.
+pub fn is_alarm_hook(call: &str, settings: &ObjectSettings) -> bool {
+    #[derive(Deserialize)]
+    struct Op {
+        op: String,
+    }
+    settings.test_hooks && serde_json::from_str::<Op>(call).is_ok_and(|o| o.op == "alarm")
+}
+
+/// Runs a ledger call the object makes itself (for a held start).
+fn run_ledger(db: &dyn Sql, call: &str, now_ms: u64) -> Result<(), SqlError> {
+    let part = serde_json::from_str::<LedgerPart>(call).map_err(|e| SqlError(e.to_string()))?;
+    let handled = ledger_call(db, call, part, now_ms)?;
+    match handled.history_error {
+        Some(e) => Err(SqlError(e)),
+        None => Ok(()),
+    }
+}
+
+/// The alarm's held starts (docs/behaviour.md, "Holding"): a try whose outcome was
+/// never written by its time ends `upstream_outcome_unknown` (its ledger record reads
+/// so from now); one whose time ran out gives up; and at most
+/// [`hold::TRIES_PER_ALARM`] whose time has come are marked trying, here, with no
+/// `await` before the object sends them, and returned to be tried. The rest stay due,
+/// so the next alarm is at once. Safe to run twice, late or during a try: a row being
+/// tried is never returned again.
+pub fn take_due(db: &dyn Sql, now_ms: u64) -> Result<Vec<HeldStart>, SqlError> {
+    let now = now_ms as i64;
+    let rows = db.run(
+        "SELECT state, due_at, body FROM held WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        &[now.into(), (hold::TRIES_PER_ALARM as i64 * 10).into()],
+    )?;
+    let mut tries = Vec::new();
+    for row in rows {
+        let (Some(state), Some(due), Some(held)) = (
+            row.first().and_then(SqlValue::as_text),
+            row.get(1).and_then(SqlValue::as_i64),
+            row.get(2)
+                .and_then(SqlValue::as_text)
+                .and_then(|b| serde_json::from_str::<HeldStart>(b).ok()),
+        ) else {
+            continue;
+        };
+        match hold::pick(state, due.max(0) as u64, held.give_up_ms, now_ms) {
+            hold::Pick::Leave => {}
+            hold::Pick::Try if tries.len() >= hold::TRIES_PER_ALARM => {}
+            hold::Pick::Try => {
+                let until = hold::try_until(now_ms, crate::endpoint::HTTP_DEADLINE_CAP_MS) as i64;
+                db.run(
+                    "UPDATE held SET state = ?, due_at = ? WHERE id = ?",
+                    &[hold::TRYING.into(), until.into(), held.id.as_str().into()],
+                )?;
+                db.run(
+                    "UPDATE history SET unknown_at = ? WHERE id = ? AND ended_at IS NULL",
+                    &[until.into(), held.id.as_str().into()],
+                )?;
+                tries.push(held);
+            }
+            hold::Pick::GiveUp => end_held(db, &held, &held.given_up(now_ms), now_ms)?,
+            hold::Pick::Unknown => {
+                // Never sent again: the record reads "outcome unknown" from now, and
+                // the entry (its `unknown_at` passed) is settled so.
+                run_ledger(
+                    db,
+                    &ledger::hold(&held.record, &held.fingerprint, now_ms, None, None),
+                    now_ms,
+                )?;
+                settle(db, now)?;
+                db.run("DELETE FROM held WHERE id = ?", &[held.id.as_str().into()])?;
+            }
+        }
+    }
+    Ok(tries)
+}
+
+/// Writes how a try of `held` ended (`result`, at `now_ms`): held again with its next
+/// time, or ended (its entry, its ledger record finished or released). `false` when
+/// the row is no longer being tried (it was settled meanwhile): nothing is written.
+pub fn after_try(
+    db: &dyn Sql,
+    held: &HeldStart,
+    result: &StartResult,
+    now_ms: u64,
+) -> Result<bool, SqlError> {
+    let rows = db.run(
+        "SELECT state FROM held WHERE id = ?",
+        &[held.id.as_str().into()],
+    )?;
+    if first_text(&rows) != Some(hold::TRYING) {
+        return Ok(false);
+    }
+    match held.after(result, now_ms) {
+        Some(again) => {
+            db.run(
+                "UPDATE held SET state = ?, due_at = ?, body = ? WHERE id = ?",
+                &[
+                    hold::HELD.into(),
+                    (again.next_ms as i64).into(),
+                    to_text(&again).into(),
+                    held.id.as_str().into(),
+                ],
+            )?;
+            if let Some(mut entry) = entry_of(db, &held.id)? {
+                entry.attempts = again.attempts;
+                entry.upstream_status = again.last_status;
+                entry.message = Some(crate::history::short_message(&crate::history::redact_text(
+                    &again.last_message,
+                )));
+                entry.next_attempt_at = Some(crate::civil_time::rfc3339_ms(again.next_ms as i64));
+                update(
+                    db,
+                    &Written {
+                        started_ms: held.began_ms as i64,
+                        ended_ms: None,
+                        entry,
+                        skip_if_found: false,
+                    },
+                )?;
+            }
+        }
+        None => end_held(db, held, &held.final_result(result, now_ms), now_ms)?,
+    }
+    Ok(true)
+}
+
+fn entry_of(db: &dyn Sql, id: &str) -> Result<Option<Entry>, SqlError> {
+    let rows = db.run("SELECT body FROM history WHERE id = ?", &[id.into()])?;
+    Ok(first_text(&rows).and_then(|b| serde_json::from_str::<Entry>(b).ok()))
+}
+
+/// Ends a held start with `result`: its entry, its ledger record (released when the
+/// outcome proves nothing started, else keeping the answer), its row deleted.
+fn end_held(
+    db: &dyn Sql,
+    held: &HeldStart,
+    result: &StartResult,
+    now_ms: u64,
+) -> Result<(), SqlError> {
+    let written = entry_of(db, &held.id)?.map(|mut entry| {
+        entry.end(result);
+        entry.next_attempt_at = None;
+        Written {
+            started_ms: held.began_ms as i64,
+            ended_ms: Some(now_ms as i64),
+            entry,
+            skip_if_found: false,
+        }
+    });
+    let reply = crate::endpoint::start_reply(&held.import_id, held.api, result);
+    run_ledger(
+        db,
+        &ledger::finish(&held.record, &held.fingerprint, result, &reply, written),
+        now_ms,
+    )?;
+    db.run("DELETE FROM held WHERE id = ?", &[held.id.as_str().into()])?;
+    Ok(())
 }
 
 fn first_text(rows: &[Vec<SqlValue>]) -> Option<&str> {
@@ -1228,6 +1406,274 @@ mod tests {
         assert!(again.answer.contains("in_progress"));
         // A read fails whole (503 to the caller).
         assert!(handle(&db, &crate::history::get_call("x"), 0, &settings()).is_err());
+    }
+
+    /// A start accepted at T0 whose first try was pushed back, held in the object as
+    /// the worker's `hold` call leaves it; `give_up` ms after it began.
+    fn held_start(db: &dyn Sql, give_up: u64) -> HeldStart {
+        let e = entry("h-1", T0, Cause::Http);
+        let begun = Written {
+            started_ms: T0,
+            ended_ms: None,
+            entry: e.clone(),
+            skip_if_found: false,
+        };
+        let begin = ledger::begin_accepted("key\nk", "fp", 25_000, DAY, begun);
+        assert_eq!(
+            call(db, &begin, T0),
+            serde_json::json!({"decision": "proceed"})
+        );
+        let start = crate::upstream_request::StartRequest {
+            target: crate::account::Target::DataV1(
+                crate::ids::ProjectToken::parse("proj-1").unwrap(),
+            ),
+            import_id: crate::ids::ImportId::parse("imp").unwrap(),
+            path: None,
+            test_connection: None,
+        };
+        let first = failed_result(ErrorCode::UpstreamRateLimited, 429);
+        let held = HeldStart::after_first_try(
+            hold::Sent::of(&start),
+            ("h-1", "key\nk", "fp"),
+            ("http:ci", T0 as u64, give_up),
+            &first,
+            T0 as u64 + 100,
+        )
+        .expect("held");
+        let mut e = e;
+        e.attempts = 1;
+        e.next_attempt_at = Some(crate::civil_time::rfc3339_ms(held.next_ms as i64));
+        let written = Written {
+            started_ms: T0,
+            ended_ms: None,
+            entry: e,
+            skip_if_found: false,
+        };
+        let until = ledger::unknown_at(held.give_up_ms, 25_000);
+        let hold_call = ledger::hold("key\nk", "fp", until, Some(written), Some(held.clone()));
+        assert_eq!(
+            call(db, &hold_call, T0 + 100),
+            serde_json::json!({"decision": "finished"})
+        );
+        held
+    }
+
+    fn get(db: &dyn Sql, now: i64) -> Json {
+        call(db, &crate::history::get_call("h-1"), now)["start"].clone()
+    }
+
+    fn key_begin(db: &dyn Sql, now: i64) -> Begin {
+        let answer = handle(
+            db,
+            &ledger::begin("key\nk", "fp", 25_000, DAY, None),
+            now as u64,
+            &settings(),
+        )
+        .unwrap();
+        ledger::read_begin(&answer.answer).unwrap()
+    }
+
+    #[test]
+    fn a_held_start_is_tried_once_per_due_time_until_it_ends_ok() {
+        let db = Db::new();
+        let held = held_start(&db, 3_600_000);
+        let next = held.next_ms;
+        assert_eq!(next, T0 as u64 + 100 + 30_000);
+        let e = get(&db, T0 + 200);
+        assert_eq!(
+            (e["outcome"].as_str(), e["attempts"].as_u64()),
+            (Some("in_progress"), Some(1))
+        );
+        assert_eq!(
+            e["next_attempt_at"],
+            crate::civil_time::rfc3339_ms(next as i64)
+        );
+        // Held past the start's own deadline: still in progress, the key still its 202.
+        assert_eq!(get(&db, T0 + 29_000)["outcome"], "in_progress");
+        assert!(matches!(
+            key_begin(&db, T0 + 29_000),
+            Begin::InProgress { .. } | Begin::Accepted { .. }
+        ));
+        // The alarm fires early: nothing is due. Then on time: one try.
+        assert_eq!(
+            alarm_due(&db, T0 as u64 + 200, &settings()).unwrap(),
+            Some(next)
+        );
+        assert!(take_due(&db, next - 1).unwrap().is_empty());
+        let tries = take_due(&db, next).unwrap();
+        assert_eq!(tries.len(), 1);
+        // Delivered twice, or during the try: no second try.
+        assert!(take_due(&db, next).unwrap().is_empty());
+        assert!(take_due(&db, next + 20_000).unwrap().is_empty());
+        // Pushed back again: held, its next time in the entry.
+        let t1 = next + 500;
+        assert!(after_try(
+            &db,
+            &tries[0],
+            &failed_result(ErrorCode::UpstreamRateLimited, 429),
+            t1
+        )
+        .unwrap());
+        // Its outcome written twice (a repeated write) changes nothing more.
+        assert!(!after_try(&db, &tries[0], &ok_result(5), t1).unwrap());
+        let next2 = t1 + 60_000;
+        let e = get(&db, t1 as i64);
+        assert_eq!(
+            (
+                e["outcome"].as_str(),
+                e["attempts"].as_u64(),
+                e["upstream_status"].as_u64()
+            ),
+            (Some("in_progress"), Some(2), Some(429))
+        );
+        assert_eq!(
+            e["next_attempt_at"],
+            crate::civil_time::rfc3339_ms(next2 as i64)
+        );
+        let tries = take_due(&db, next2).unwrap();
+        assert!(after_try(&db, &tries[0], &ok_result(5), next2 + 10).unwrap());
+        let e = get(&db, next2 as i64 + 20);
+        assert_eq!(
+            (e["outcome"].as_str(), e["attempts"].as_u64()),
+            (Some("ok"), Some(3))
+        );
+        assert!(e.get("next_attempt_at").is_none());
+        // The key replays the ended start; nothing is left to try.
+        assert!(matches!(
+            key_begin(&db, next2 as i64 + 30),
+            Begin::Replay { .. }
+        ));
+        assert!(take_due(&db, u64::MAX / 4).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_held_start_gives_up_at_its_time_and_releases_its_key() {
+        let db = Db::new();
+        // 100 s: a second try at +30.1 s, a third would be at +90.6 s, a fourth past it.
+        let held = held_start(&db, 100_000);
+        let tries = take_due(&db, held.next_ms).unwrap();
+        let t = held.next_ms + 500;
+        assert!(after_try(
+            &db,
+            &tries[0],
+            &failed_result(ErrorCode::UpstreamRateLimited, 429),
+            t
+        )
+        .unwrap());
+        let again = take_due(&db, t + 60_000).unwrap();
+        assert_eq!(again.len(), 1);
+        let t = t + 60_000 + 500;
+        assert!(after_try(
+            &db,
+            &again[0],
+            &failed_result(ErrorCode::UpstreamRateLimited, 503),
+            t
+        )
+        .unwrap());
+        let e = get(&db, t as i64 + 1);
+        assert_eq!(
+            (e["outcome"].as_str(), e["attempts"].as_u64()),
+            (Some("upstream_rate_limited"), Some(3))
+        );
+        assert_eq!(key_begin(&db, t as i64 + 2), Begin::Proceed, "released");
+        // A late alarm, past the give-up, never tries: it gives up.
+        let db = Db::new();
+        let held = held_start(&db, 100_000);
+        assert!(take_due(&db, held.give_up_ms + 1).unwrap().is_empty());
+        assert_eq!(get(&db, T0 + 200_000)["outcome"], "upstream_rate_limited");
+    }
+
+    #[test]
+    fn an_ambiguous_try_ends_the_start_and_is_never_repeated() {
+        let db = Db::new();
+        let held = held_start(&db, 3_600_000);
+        let tries = take_due(&db, held.next_ms).unwrap();
+        let t = held.next_ms + 10;
+        assert!(after_try(
+            &db,
+            &tries[0],
+            &failed_result(ErrorCode::UpstreamError, 500),
+            t
+        )
+        .unwrap());
+        assert_eq!(get(&db, t as i64)["outcome"], "upstream_error");
+        assert!(matches!(key_begin(&db, t as i64), Begin::Replay { .. }));
+        assert!(take_due(&db, u64::MAX / 4).unwrap().is_empty());
+        assert_eq!(
+            alarm_due(
+                &db,
+                t,
+                &ObjectSettings {
+                    retention_ms: None,
+                    ..settings()
+                }
+            )
+            .unwrap(),
+            Some(ledger::unknown_at(T0 as u64 + 3_600_000, 25_000) + DAY)
+        );
+    }
+
+    #[test]
+    fn a_try_whose_outcome_was_never_written_ends_unknown_and_is_not_sent_again() {
+        let db = Db::new();
+        let held = held_start(&db, 3_600_000);
+        let tries = take_due(&db, held.next_ms).unwrap();
+        assert_eq!(tries.len(), 1);
+        // The object was reset mid-try: nothing written. Before its time, in progress.
+        let until = hold::try_until(held.next_ms, 25_000);
+        assert!(take_due(&db, until - 1).unwrap().is_empty());
+        assert_eq!(get(&db, until as i64 - 1)["outcome"], "in_progress");
+        assert!(take_due(&db, until).unwrap().is_empty());
+        assert_eq!(
+            get(&db, until as i64)["outcome"],
+            "upstream_outcome_unknown"
+        );
+        assert!(matches!(
+            key_begin(&db, until as i64),
+            Begin::OutcomeUnknown { .. }
+        ));
+        // The try's outcome arriving late is not written.
+        assert!(!after_try(&db, &tries[0], &ok_result(5), until + 1).unwrap());
+        assert_eq!(
+            get(&db, until as i64 + 2)["outcome"],
+            "upstream_outcome_unknown"
+        );
+        // A try whose write failed (the history cannot be written): the row stays
+        // trying and ends unknown the same way.
+        let db = Db::new();
+        let held = held_start(&db, 3_600_000);
+        let tries = take_due(&db, held.next_ms).unwrap();
+        let broken = BrokenHistory(Db(db.0));
+        assert!(after_try(&broken, &tries[0], &ok_result(5), held.next_ms + 5).is_err());
+        let db = broken.0;
+        assert!(take_due(&db, until).unwrap().is_empty());
+        assert_eq!(
+            get(&db, until as i64)["outcome"],
+            "upstream_outcome_unknown"
+        );
+    }
+
+    #[test]
+    fn one_alarm_makes_at_most_ten_tries_and_the_rest_are_due_at_once() {
+        let db = Db::new();
+        let held = held_start(&db, 3_600_000);
+        for i in 0..14 {
+            let mut other = held.clone();
+            other.id = format!("h-x{i}");
+            db.run(
+                "INSERT INTO held (id, state, due_at, body) VALUES (?, 'held', ?, ?)",
+                &[
+                    other.id.as_str().into(),
+                    (held.next_ms as i64).into(),
+                    to_text(&other).into(),
+                ],
+            )
+            .unwrap();
+        }
+        let now = held.next_ms;
+        assert_eq!(take_due(&db, now).unwrap().len(), hold::TRIES_PER_ALARM);
+        assert_eq!(alarm_due(&db, now, &settings()).unwrap(), Some(now));
+        assert_eq!(take_due(&db, now).unwrap().len(), 5);
     }
 
     #[test]

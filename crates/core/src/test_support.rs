@@ -47,3 +47,18 @@ impl crate::settings::Lookup for Values {
         found.map(|(_, value)| value.clone())
     }
 }
+
+/// An in-progress entry `id` of an HTTP start begun at 0, as a `begin` writes it.
+pub(crate) fn written(id: &str) -> crate::history::Written {
+    crate::history::Written {
+        started_ms: 0,
+        ended_ms: None,
+        entry: crate::history::Entry::begun(
+            id.to_owned(),
+            0,
+            crate::ids::ApiKind::DataV1,
+            crate::history::Cause::Http,
+        ),
+        skip_if_found: false,
+    }
+}
