@@ -478,15 +478,7 @@ mod tests {
 
     #[test]
     fn a_job_still_pushed_back_is_held_does_not_fail_its_event_and_a_redelivery_skips_it() {
-        let limited = || {
-            let mut r = ok();
-            let mut e = TriggerError::new(crate::ErrorCode::UpstreamRateLimited, "busy");
-            e.upstream_status = Some(429);
-            e.retry_after_secs = Some(1);
-            r.outcome = Err(e);
-            r.evidence = crate::Evidence::Retryable;
-            r
-        };
+        let limited = || crate::test_support::pushed_back(1);
         let (event, mut jobs) =
             begin_event(&env(&[(HOLD_MAX_SECONDS, "60")]), "0 3 * * *", AT, true).unwrap();
         let JobNext::AskLedger(asking) = event.begin_job(jobs.remove(0), 1_000, 7) else {

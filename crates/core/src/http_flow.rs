@@ -1073,15 +1073,7 @@ mod tests {
 
     #[test]
     fn an_accepted_start_still_pushed_back_is_held_not_finished() {
-        let limited = || {
-            let mut r = ok_result();
-            let mut e = TriggerError::new(crate::ErrorCode::UpstreamRateLimited, "busy");
-            e.upstream_status = Some(429);
-            e.retry_after_secs = Some(2);
-            r.outcome = Err(e);
-            r.evidence = crate::Evidence::Retryable;
-            r
-        };
+        let limited = || crate::test_support::pushed_back(2);
         let lookup = env(&[(HOLD_MAX_SECONDS, "60")]);
         let Next::AskLedger(asking) = async_start(&lookup, Some("key-h"), b"", true) else {
             panic!()

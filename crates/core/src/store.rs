@@ -295,19 +295,6 @@ fn ledger_call(
     now_ms: u64,
 ) -> Result<Handled, SqlError> {
     let name = ledger::record_of(call).unwrap_or_default();
-    // A held start's row first: if it cannot be written, nothing else is, and the
-    // start reads "outcome unknown" as a stopped one does.
-    if let Some(held) = &part.held {
-        db.run(
-            "INSERT OR REPLACE INTO held (id, state, due_at, body) VALUES (?, ?, ?, ?)",
-            &[
-                held.id.as_str().into(),
-                hold::HELD.into(),
-                (held.next_ms as i64).into(),
-                to_text(held).into(),
-            ],
-        )?;
-    }
     let rows = db.run(
         "SELECT body FROM records WHERE name = ?",
         &[name.as_str().into()],
@@ -324,6 +311,22 @@ fn ledger_call(
                 "INSERT OR REPLACE INTO records (name, body, expires_at) VALUES (?, ?, ?)",
                 &[name.into(), record.into(), (expires_at_ms as i64).into()],
             )?;
+            // A held start's row only once its record says held: a row without such a
+            // record could be tried while a repeat of its key starts anew. The row
+            // comes second: if it cannot be written, the record alone reads "outcome
+            // unknown" in time, and nothing is sent twice. An existing row (a repeated
+            // call, or one being tried) is never reset.
+            if let Some(held) = &part.held {
+                db.run(
+                    "INSERT OR IGNORE INTO held (id, state, due_at, body) VALUES (?, ?, ?, ?)",
+                    &[
+                        held.id.as_str().into(),
+                        hold::HELD.into(),
+                        (held.next_ms as i64).into(),
+                        to_text(held).into(),
+                    ],
+                )?;
+            }
         }
         Write::Delete => {
             db.run("DELETE FROM records WHERE name = ?", &[name.into()])?;
@@ -640,7 +643,7 @@ fn run_ledger(db: &dyn Sql, call: &str, now_ms: u64) -> Result<(), SqlError> {
 pub fn take_due(db: &dyn Sql, now_ms: u64) -> Result<Vec<HeldStart>, SqlError> {
     let now = now_ms as i64;
     let rows = db.run(
-        "SELECT state, due_at, body FROM held WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        "SELECT state, due_at, body, id FROM held WHERE due_at <= ? ORDER BY due_at LIMIT ?",
         &[now.into(), (hold::TRIES_PER_ALARM as i64 * 10).into()],
     )?;
     let mut tries = Vec::new();
@@ -652,6 +655,12 @@ pub fn take_due(db: &dyn Sql, now_ms: u64) -> Result<Vec<HeldStart>, SqlError> {
                 .and_then(SqlValue::as_text)
                 .and_then(|b| serde_json::from_str::<HeldStart>(b).ok()),
         ) else {
+            // A row that cannot be read is never tried: it is dropped, so it does not
+            // keep the alarm due nor stand before readable rows. Its record reads
+            // "outcome unknown" in time; nothing is sent twice.
+            if let Some(id) = row.get(3).and_then(SqlValue::as_text) {
+                db.run("DELETE FROM held WHERE id = ?", &[id.into()])?;
+            }
             continue;
         };
         match hold::pick(state, due.max(0) as u64, held.give_up_ms, now_ms) {

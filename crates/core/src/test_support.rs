@@ -62,3 +62,15 @@ pub(crate) fn written(id: &str) -> crate::history::Written {
         skip_if_found: false,
     }
 }
+
+/// A start Bloomreach kept pushing back (429 with `Retry-After`): retryable, nothing
+/// started, so a background start or a cron job is held.
+pub(crate) fn pushed_back(retry_after_secs: u64) -> crate::StartResult {
+    let mut result = accepted(9);
+    let mut error = crate::TriggerError::new(crate::ErrorCode::UpstreamRateLimited, "busy");
+    error.upstream_status = Some(429);
+    error.retry_after_secs = Some(retry_after_secs);
+    result.outcome = Err(error);
+    result.evidence = crate::Evidence::Retryable;
+    result
+}
