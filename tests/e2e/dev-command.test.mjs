@@ -70,3 +70,14 @@ it("a wrong token is refused", async () => {
   const res = await fetch(`http://127.0.0.1:${port}/imports/my-import/start`, { method: "POST", headers: { authorization: "Bearer nope-nope-nope-nope" } });
   assert.equal(res.status, 401);
 });
+
+it("prints the operator page's address, which serves the page, and its token reads the history", async () => {
+  const [, address] = await waitFor(/Open the operator page, (http:\/\/127\.0\.0\.1:\d+\/) /, 1000);
+  const page = await fetch(address);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<label for="token">Caller token<\/label>/);
+  const [, token] = await waitFor(/Authorization: Bearer (dev-token-[0-9a-f]+)/, 1000);
+  const schedules = await fetch(`${address}schedules`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(schedules.status, 200);
+  assert.ok((await schedules.json()).schedules.some((s) => s.cron === "0 3 * * *"));
+});
