@@ -371,30 +371,12 @@ impl JobSending {
             result,
             now_ms,
         )?;
-        let mut entry = entry.clone();
-        entry.attempts = result.attempts;
-        entry.upstream_status = start.last_status;
-        entry.message = Some(history::short_message(&history::redact_text(
-            &start.last_message,
-        )));
-        entry.next_attempt_at = Some(rfc3339_ms(start.next_ms as i64));
-        let written = Written {
-            started_ms: t.started_ms as i64,
-            ended_ms: None,
+        Some(crate::hold::first_hold_call(
+            start,
             entry,
-            skip_if_found: false,
-        };
-        let until = ledger::unknown_at(start.give_up_ms, event.limits.deadline_ms);
-        Some(LedgerCall {
-            object: object.clone(),
-            call: ledger::hold(
-                &held.record,
-                &held.fingerprint,
-                until,
-                Some(written),
-                Some(start),
-            ),
-        })
+            (result.attempts, t.started_ms, event.limits.deadline_ms),
+            (object, &held.record, &held.fingerprint),
+        ))
     }
 }
 

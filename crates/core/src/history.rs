@@ -290,8 +290,10 @@ pub fn redact_text(message: &str) -> String {
     while let Some(found) = rest.find("://") {
         // The address starts after the last separator before `://`.
         let start = rest[..found]
-            .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '[' | ','))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | '<' | '[' | ','))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let end = rest[found..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | '>' | ']' | ','))
             .map_or(rest.len(), |i| found + i);
@@ -686,6 +688,11 @@ mod tests {
             r#"{"path": "sftp://***@h/x", "other": "gs://b/o?x=1"}"#
         );
         assert_eq!(redact_text("no address here"), "no address here");
+        // A separator of several bytes (U+2004) before the address.
+        assert_eq!(
+            redact_text("fetch\u{2004}sftp://u:p@h/x failed"),
+            "fetch\u{2004}sftp://***@h/x failed"
+        );
     }
 
     #[test]

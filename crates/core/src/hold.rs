@@ -316,6 +316,36 @@ pub fn try_until(now_ms: u64, deadline_ms: u64) -> u64 {
     crate::ledger::unknown_at(now_ms, deadline_ms)
 }
 
+/// The `hold` ledger call of a start still pushed back after its first try (an
+/// accepted HTTP start or a cron job alike): its entry stays in progress with the
+/// attempts so far, Bloomreach's last answer and the next try's time, and its record
+/// answers as held until the last try could end.
+pub(crate) fn first_hold_call(
+    start: HeldStart,
+    entry: &crate::history::Entry,
+    (attempts, started_ms, deadline_ms): (u32, u64, u64),
+    (object, record, fingerprint): (&str, &str, &str),
+) -> crate::http_flow::LedgerCall {
+    let mut entry = entry.clone();
+    entry.attempts = attempts;
+    entry.upstream_status = start.last_status;
+    entry.message = Some(crate::history::short_message(&crate::history::redact_text(
+        &start.last_message,
+    )));
+    entry.next_attempt_at = Some(crate::civil_time::rfc3339_ms(start.next_ms as i64));
+    let written = crate::history::Written {
+        started_ms: started_ms as i64,
+        ended_ms: None,
+        entry,
+        skip_if_found: false,
+    };
+    let until = crate::ledger::unknown_at(start.give_up_ms, deadline_ms);
+    crate::http_flow::LedgerCall {
+        object: object.to_owned(),
+        call: crate::ledger::hold(record, fingerprint, until, Some(written), Some(start)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -561,31 +561,17 @@ impl Sending {
             result,
             now_ms,
         )?;
-        let mut entry = entry.clone();
-        entry.attempts = result.attempts;
-        entry.upstream_status = start.last_status;
-        entry.message = Some(history::short_message(&history::redact_text(
-            &start.last_message,
-        )));
-        entry.next_attempt_at = Some(crate::civil_time::rfc3339_ms(start.next_ms as i64));
-        let written = Written {
-            started_ms: self.trigger.started_ms as i64,
-            ended_ms: None,
-            entry,
-            skip_if_found: false,
-        };
         // The record answers the same `202` until the last try could end.
-        let until = ledger::unknown_at(start.give_up_ms, self.prepared.limits.deadline_ms);
-        Some(LedgerCall {
-            object: object.clone(),
-            call: ledger::hold(
-                &held.record,
-                &held.fingerprint,
-                until,
-                Some(written),
-                Some(start),
+        Some(crate::hold::first_hold_call(
+            start,
+            entry,
+            (
+                result.attempts,
+                self.trigger.started_ms,
+                self.prepared.limits.deadline_ms,
             ),
-        })
+            (object, &held.record, &held.fingerprint),
+        ))
     }
 }
 

@@ -8,12 +8,18 @@ use serde::Serialize;
 use serde_path_to_error::Segment;
 
 /// The compact JSON of `value`.
+///
+/// The core writes only structs of strings, numbers, booleans and Bloomreach's own
+/// JSON; serde_json fails only on a map with non-string keys or a failing `Serialize`,
+/// neither of which is here. Were it ever to fail, the text is `null`, which every
+/// reader of the core refuses: an answer reads as no answer, a ledger call as a failed
+/// one (nothing is started), a record as unreadable (outcome unknown, never absent).
 pub(crate) fn to_text<T: Serialize + ?Sized>(value: &T) -> String {
-    // The core writes only structs of strings, numbers, booleans and Bloomreach's own
-    // JSON; serde_json fails only on a map with non-string keys or a failing
-    // `Serialize`, neither of which is here.
-    serde_json::to_string(value).expect("the core's JSON values are always writable")
+    serde_json::to_string(value).unwrap_or_else(|_| UNWRITABLE.to_owned())
 }
+
+/// What [`to_text`] gives for a value serde_json could not write.
+const UNWRITABLE: &str = "null";
 
 /// `text` as a JSON string literal: how messages quote a cron, a key or a parameter.
 pub(crate) fn quoted(text: &str) -> String {

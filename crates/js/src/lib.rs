@@ -96,10 +96,13 @@ struct ResultJson<'a> {
 impl Answer<'_> {
     fn text(&self) -> String {
         // Only strings, numbers, booleans and `null` are written, which serde_json
-        // always can.
-        serde_json::to_string(self).expect("an answer is always writable")
+        // always can; were it ever to fail, the glue gets an error answer, not a throw.
+        serde_json::to_string(self).unwrap_or_else(|_| UNWRITABLE_ANSWER.to_owned())
     }
 }
+
+/// The error answer for an answer serde_json could not write.
+const UNWRITABLE_ANSWER: &str = r#"{"type":"error","error":{"code":"invalid_request","message":"the answer could not be written"}}"#;
 
 fn error_answer(error: &TriggerError) -> String {
     Answer::Error {
@@ -270,6 +273,13 @@ mod tests {
     use serde_json::{json, Value};
 
     const OPTIONS: &str = r#"{"projectToken":"p","importId":"i","apiKeyId":"k","apiSecret":"s","baseUrl":"http://127.0.0.1:9"}"#;
+
+    #[test]
+    fn the_unwritable_fallback_is_an_error_answer() {
+        let v: Value = serde_json::from_str(super::UNWRITABLE_ANSWER).unwrap();
+        assert_eq!(v["type"], "error");
+        assert!(v["error"]["message"].is_string());
+    }
 
     #[test]
     fn build_request_gives_the_request_or_the_error() {
