@@ -13,7 +13,8 @@ import { startWorker, until, TOKEN, PROJECT } from "../support/worker-harness.mj
 let standin, worker, brief;
 before(async () => {
   standin = await startStandin();
-  const bindings = { UPSTREAM_MAX_ATTEMPTS: "1", HISTORY_TEST_HOOKS: "enabled" };
+  // A try waits for the stand-in's slow answer (800 ms) with room to spare on a loaded machine.
+  const bindings = { UPSTREAM_MAX_ATTEMPTS: "1", HISTORY_TEST_HOOKS: "enabled", UPSTREAM_ATTEMPT_TIMEOUT_MS: "5000" };
   const SCHEDULES = { "0 3 * * *": [{ import_id: "ratelimited3_cronheld", path: "/exports/{date}.csv" }] };
   worker = await startWorker({ upstream: standin.url, bindings: { ...bindings, SCHEDULES: JSON.stringify(SCHEDULES) } });
   brief = await startWorker({ upstream: standin.url, bindings: { ...bindings, HOLD_MAX_SECONDS: 3 } });
