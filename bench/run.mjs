@@ -41,11 +41,11 @@ console.log(`\nbloomreach-import-trigger benchmark, ${new Date().toISOString()},
 console.log("## Size\n");
 row(["what", "raw", "gzipped", "goal"]);
 row(["---", "---", "---", "---"]);
-row(["worker wasm", kb(size(workerWasm)), kb(gz(workerWasm)), "<= 64 KB gz"]);
+row(["worker wasm", kb(size(workerWasm)), kb(gz(workerWasm)), "budget <= 128 KB gz"]);
 row(["worker JS glue (index.js)", kb(size(workerJs)), kb(gz(workerJs)), ""]);
 row(["worker upload in all", kb(upload), kb(uploadGz), ""]);
 row(["JS baseline worker", kb(size(baselineJs)), kb(gz(baselineJs)), ""]);
-row(["npm wasm", kb(size(npmWasm)), kb(gz(npmWasm)), "<= 40 KB gz"]);
+row(["npm wasm", kb(size(npmWasm)), kb(gz(npmWasm)), "budget <= 64 KB gz"]);
 row(["npm tarball", kb(size(tarball)), "", ""]);
 
 // ---- the code alone (bench/in-process.mjs)
@@ -63,7 +63,9 @@ function miniflareFor(kind, upstream) {
   // Log lines are read and dropped, as a log pipeline would take them.
   const drain = (stream) => stream.resume();
   const common = { modules: true, compatibilityDate: COMPATIBILITY_DATE, bindings, host: "127.0.0.1", port: 0, handleRuntimeStdio: (out, err) => { drain(out); drain(err); } };
-  const ledger = kind === "rustledger" ? { durableObjects: { START_LEDGER: { className: "StartLedger", useSQLite: true } } } : {};
+  // The Rust worker runs as it ships (wrangler.toml): with its ledger object, so an
+  // unkeyed start writes its history entry as it will in production.
+  const ledger = kind.startsWith("rust") ? { durableObjects: { START_LEDGER: { className: "StartLedger", useSQLite: true } } } : {};
   return kind.startsWith("rust")
     ? new Miniflare({ ...common, ...ledger, scriptPath: workerJs, modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }] })
     : new Miniflare({ ...common, scriptPath: baselineJs });
@@ -116,8 +118,8 @@ try {
       if (kind !== "jslog") runs[`${kind}404`].push(await load(url, "/nope", {}, "GET"));
       await mf.dispose();
     }
-    // With the ledger, each start carrying a new Idempotency-Key: two ledger calls more.
-    const mf = miniflareFor("rustledger", standin.url);
+    // Each start carrying a new Idempotency-Key: two ledger calls more.
+    const mf = miniflareFor("rust", standin.url);
     const url = String(await mf.ready).replace(/\/$/, "");
     await load(url, "/imports/warmup/start", { authorization: `Bearer ${TOKEN}`, "idempotency-key": "warm-[<id>]" });
     runs.rustkey.push(await load(url, "/imports/bench_key/start", { authorization: `Bearer ${TOKEN}`, "idempotency-key": `r${round}-[<id>]` }));
@@ -132,7 +134,7 @@ try {
   }]));
   row(["target", "requests/s", "p50 ms", "p99 ms", "non-2xx", "errors"]);
   row(["---", "---", "---", "---", "---", "---"]);
-  for (const [name, r] of [["(a) stand-in directly (floor)", results.floor], ["(b) Rust worker", results.rust], ["(b') Rust worker, a new Idempotency-Key each (ledger)", results.rustkey], ["(c) JS baseline worker", results.js], ["(c') JS baseline + the same log line", results.jslog]]) {
+  for (const [name, r] of [["(a) stand-in directly (floor)", results.floor], ["(b) Rust worker (with its ledger: history written)", results.rust], ["(b') Rust worker, a new Idempotency-Key each", results.rustkey], ["(c) JS baseline worker", results.js], ["(c') JS baseline + the same log line", results.jslog]]) {
     row([name, r.requests.average.toFixed(0), r.latency.p50.toFixed(1), r.latency.p99.toFixed(1), r.non2xx, r.errors]);
   }
   console.log("\nThe same workers on a route both answer 404 at once (no fetch, no log line): what every request costs before any work.\n");
@@ -143,23 +145,28 @@ try {
   }
   const ratio = (a, b) => (a / b).toFixed(2);
   console.log(`\n404 route b/c ${ratio(results.rust404.requests.average, results.js404.requests.average)}`);
-  console.log(`\nthroughput b/a ${ratio(results.rust.requests.average, results.floor.requests.average)}, b/c ${ratio(results.rust.requests.average, results.js.requests.average)} (goal >= 1.0), b/c' ${ratio(results.rust.requests.average, results.jslog.requests.average)}`);
-  console.log(`latency added over the floor at p50: ${(results.rust.latency.p50 - results.floor.latency.p50).toFixed(1)} ms (goal <= 1 ms); JS baseline adds ${(results.js.latency.p50 - results.floor.latency.p50).toFixed(1)} ms`);
-  console.log(`an Idempotency-Key (the ledger's two calls) adds ${(results.rustkey.latency.p50 - results.rust.latency.p50).toFixed(1)} ms at p50; throughput with a key / without ${ratio(results.rustkey.requests.average, results.rust.requests.average)}`);
+  console.log(`\nthroughput b/a ${ratio(results.rust.requests.average, results.floor.requests.average)}, b/c ${ratio(results.rust.requests.average, results.js.requests.average)} (goal >= 0.8), b/c' ${ratio(results.rust.requests.average, results.jslog.requests.average)}`);
+  console.log(`latency added over the floor at p50: ${(results.rust.latency.p50 - results.floor.latency.p50).toFixed(1)} ms; JS baseline adds ${(results.js.latency.p50 - results.floor.latency.p50).toFixed(1)} ms`);
+  console.log(`a new Idempotency-Key (the ledger's calls) adds ${(results.rustkey.latency.p50 - results.rust.latency.p50).toFixed(1)} ms at p50; throughput with a key / without ${ratio(results.rustkey.requests.average, results.rust.requests.average)}`);
 
-  console.log("\n## Goals\n");
+  console.log("\n## Goals (issue 23)\n");
   const check = (ok) => (ok ? "met" : "missed");
-  const wasmGz = gz(workerWasm) / 1024;
-  const npmGz = gz(npmWasm) / 1024;
-  const startRatio = rustStart / jsStart;
+  const startRatio = own.start.rust / own.start.js;
+  const notFoundRatio = own["404"].rust / own["404"].js;
+  const coldDiff = rustStart - jsStart;
   const speedRatio = results.rust.requests.average / results.js.requests.average;
+  const keyAdds = results.rustkey.latency.p50 - results.rust.latency.p50;
+  const keyRatio = results.rustkey.requests.average / results.rust.requests.average;
   row(["figure", "now", "goal", ""]);
   row(["---", "---", "---", "---"]);
-  row(["worker wasm, gzipped", `${wasmGz.toFixed(1)} KB`, "<= 64 KB", check(wasmGz <= 64)]);
-  row(["npm wasm, gzipped", `${npmGz.toFixed(1)} KB`, "<= 40 KB", check(npmGz <= 40)]);
-  row(["cold start, Rust / JS baseline", startRatio.toFixed(2), "<= 1.10", check(startRatio <= 1.1)]);
-  row(["start throughput, Rust / JS baseline", speedRatio.toFixed(2), ">= 1.0", check(speedRatio >= 1)]);
-  row(["(the code alone, in-process: JS / Rust time per start)", (own.start.js / own.start.rust).toFixed(2), "", ""]);
+  row(["the code's own time per start, in process: Rust / JS baseline", `${own.start.rust.toFixed(1)} / ${own.start.js.toFixed(1)} us = ${startRatio.toFixed(2)}x`, "<= 1.5x", check(startRatio <= 1.5)]);
+  row(["the same on the 404 route", `${own["404"].rust.toFixed(1)} / ${own["404"].js.toFixed(1)} us = ${notFoundRatio.toFixed(2)}x`, "<= 1.1x", check(notFoundRatio <= 1.1)]);
+  row(["cold start to first answer: Rust - JS baseline", `${rustStart.toFixed(0)} - ${jsStart.toFixed(0)} = ${coldDiff.toFixed(0)} ms`, "<= 15 ms", check(coldDiff <= 15)]);
+  row(["start throughput through workerd, shipped bindings: Rust / JS baseline", speedRatio.toFixed(2), ">= 0.8", check(speedRatio >= 0.8)]);
+  row(["latency a new Idempotency-Key adds, p50", `${keyAdds.toFixed(1)} ms`, "<= 20 ms", check(keyAdds <= 20)]);
+  row(["throughput with a key / without", keyRatio.toFixed(2), ">= 0.4", check(keyRatio >= 0.4)]);
+  row(["(size, a budget) worker wasm gzipped", kb(gz(workerWasm)), "<= 128 KB", check(gz(workerWasm) <= 128 * 1024)]);
+  row(["(size, a budget) npm wasm gzipped", kb(gz(npmWasm)), "<= 64 KB", check(gz(npmWasm) <= 64 * 1024)]);
   console.log("\nCPU per request inside the runtime: not reported by the local runtime (workerd gives no per-request CPU time outside Cloudflare).");
 } finally {
   standin.stop();

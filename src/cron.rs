@@ -48,7 +48,11 @@ async fn run_job(job: PlannedJob, event: &EventRun, ledger: Option<&Ledger>) -> 
         next = match next {
             JobNext::AskLedger(awaiting) => {
                 let answer = match ledger {
-                    Some(ledger) => ledger.call(awaiting.call()).await,
+                    Some(ledger) => {
+                        ledger
+                            .call(&awaiting.call().object, &awaiting.call().call)
+                            .await
+                    }
                     None => Err(ledger::unavailable()),
                 };
                 awaiting.on_ledger(answer, event, clock::now_ms())

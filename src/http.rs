@@ -89,7 +89,11 @@ pub async fn finish(
             }
             Next::AskLedger(awaiting) => {
                 let answer = match ledger.as_ref().and_then(Option::as_ref) {
-                    Some(ledger) => ledger.call(awaiting.call()).await,
+                    Some(ledger) => {
+                        ledger
+                            .call(&awaiting.call().object, &awaiting.call().call)
+                            .await
+                    }
                     None => Err(ledger::unavailable()),
                 };
                 awaiting.on_ledger(answer, clock::now_ms())
@@ -113,7 +117,11 @@ pub async fn finish(
             }
             Next::AskHistory(awaiting) => {
                 let answer = match ledger.as_ref().and_then(Option::as_ref) {
-                    Some(ledger) => ledger.call(awaiting.call()).await,
+                    Some(ledger) => {
+                        ledger
+                            .call(&awaiting.call().object, &awaiting.call().call)
+                            .await
+                    }
                     None => Err(ledger::unavailable()),
                 };
                 awaiting.on_answer(answer)

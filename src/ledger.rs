@@ -217,6 +217,7 @@ impl DurableObject for StartLedger {
 }
 
 /// The worker's side: the binding, when the deployment has one.
+#[derive(Clone)]
 pub struct Ledger(ObjectNamespace);
 
 impl Ledger {
@@ -225,20 +226,20 @@ impl Ledger {
         env.durable_object(ledger::BINDING).ok().map(Ledger)
     }
 
-    /// Sends one call to its object; the answer's text, or `ledger_unavailable`.
-    pub async fn call(&self, call: &LedgerCall) -> Result<String, TriggerError> {
-        self.exchange(call)
+    /// Sends `call` to `object`; the answer's text, or `ledger_unavailable`.
+    pub async fn call(&self, object: &str, call: &str) -> Result<String, TriggerError> {
+        self.exchange(object, call)
             .await
             .map_err(|_| ledger::unavailable())?
             .ok_or_else(ledger::unavailable)
     }
 
     /// The call's answer, `None` when the object answered with an error status.
-    async fn exchange(&self, call: &LedgerCall) -> worker::Result<Option<String>> {
-        let stub = self.0.id_from_name(&call.object)?.get_stub()?;
+    async fn exchange(&self, object: &str, call: &str) -> worker::Result<Option<String>> {
+        let stub = self.0.id_from_name(object)?.get_stub()?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
-            .with_body(Some(JsValue::from_str(&call.call)));
+            .with_body(Some(JsValue::from_str(call)));
         let request = Request::new_with_init("https://start-ledger/", &init)?;
         let mut response = stub.fetch_with_request(request).await?;
         if response.status_code() != 200 {
@@ -252,7 +253,7 @@ impl Ledger {
     /// record (and entry) then read as "outcome unknown".
     pub async fn record(&self, call: &LedgerCall) {
         let recorded = self
-            .call(call)
+            .call(&call.object, &call.call)
             .await
             .is_ok_and(|answer| ledger::read_finish(&answer));
         if !recorded {
@@ -265,19 +266,11 @@ impl Ledger {
         }
     }
 
-    /// Writes a history entry (a `record` call). A failure is logged and changes
-    /// nothing else.
+    /// Writes a history entry (a `record` call) with the others written in this
+    /// isolate within [`bloomreach_import_core::call_batch::HISTORY_GATHER_MS`]
+    /// (src/group_commit.rs): it is written after the answer, so it can wait. A failure
+    /// is logged (by the request that sends the batch) and changes nothing else.
     pub async fn write_history(&self, call: &LedgerCall) {
-        let written = self
-            .call(call)
-            .await
-            .is_ok_and(|answer| history::read_recorded(&answer));
-        if !written {
-            let id = history::written_id(&call.call);
-            crate::log::line(&history_write_failed_line(
-                id.as_deref(),
-                "the ledger object could not be reached",
-            ));
-        }
+        crate::group_commit::write(self, call).await;
     }
 }

@@ -10,7 +10,9 @@ use bloomreach_import_core::{
 };
 use std::time::Duration;
 use wasm_bindgen::JsValue;
-use worker::{AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{
+    AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, ResponseBody,
+};
 
 /// Makes the start, retrying where the core says, and returns the final outcome.
 pub async fn send_with_retries(request: &UpstreamRequest, limits: RetryLimits) -> StartResult {
@@ -75,13 +77,15 @@ async fn exchange(request: &UpstreamRequest, signal: &AbortSignal) -> AttemptOut
     let retry_after = response.headers().get("retry-after").ok().flatten();
     // The status decides the outcome. Of the body, only what the core reads is read
     // (ANSWER_READ_LIMIT); one cut off midway (or by the timeout) leaves what was read.
-    let raw: web_sys::Response = response.into();
-    let body = match raw.body() {
-        Some(stream) => read_capped(stream, ANSWER_READ_LIMIT)
+    // The stream is read where workers-rs holds it: turning its `Response` back into the
+    // runtime's would build a new one (headers, status, `cf`, body) for nothing.
+    let body = match response.body() {
+        ResponseBody::Stream(stream) => read_capped(stream.clone(), ANSWER_READ_LIMIT)
             .await
             .map(|read| read.bytes)
             .unwrap_or_default(),
-        None => Vec::new(),
+        ResponseBody::Body(bytes) => bytes[..bytes.len().min(ANSWER_READ_LIMIT)].to_vec(),
+        ResponseBody::Empty => Vec::new(),
     };
     AttemptOutcome::Answered {
         status,

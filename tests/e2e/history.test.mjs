@@ -55,6 +55,27 @@ async function entriesOf(w, importId, count = 1) {
   return last;
 }
 
+it("starts ending together are written in batches (group commit): each one entry, none lost, past one batch's size", async () => {
+  // More than one batch holds (100 entries a call), all at once: every entry lands once.
+  const count = 150;
+  const answers = await Promise.all(Array.from({ length: count }, () => start(worker, "hist_burst")));
+  assert.deepEqual([...new Set(answers.map((r) => r.status))], [200]);
+  let entries = [];
+  const end = Date.now() + 5000;
+  do {
+    entries = (await starts(worker, "?import_id=hist_burst&limit=200")).body.starts;
+    if (entries.length >= count) break;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < end);
+  assert.equal(entries.length, count);
+  assert.equal(new Set(entries.map((e) => e.id)).size, count, "no entry twice");
+  assert.ok(entries.every((e) => e.outcome === "ok" && e.cause === "http"));
+  assert.equal(standin.for("hist_burst").length, count);
+  assert.ok(!worker.jsonLogs().some((l) => l.event === "history_write_failed"), "no write failed");
+  const cancelled = allOutput().filter((l) => /hung|canceled|cancelled/i.test(typeof l === "string" ? l : JSON.stringify(l)));
+  assert.deepEqual(cancelled, [], "no start of a batch was cancelled while it waited");
+});
+
 it("an unkeyed HTTP start records every field once it ends, with the named caller and the path redacted", async () => {
   const path = `https://user:pw-Hh3@files.example.com/a.csv?sig=${SIGNATURE}`;
   const res = await start(worker, "hist_http_ok", { body: JSON.stringify({ path, test_connection: false }) });

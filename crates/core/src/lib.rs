@@ -16,6 +16,7 @@
 pub mod account;
 mod attempts;
 mod base_url;
+pub mod call_batch;
 mod caller_tokens;
 pub mod civil_time;
 pub mod cleanup;

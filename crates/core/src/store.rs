@@ -184,10 +184,41 @@ struct Count {
 }
 
 /// Runs one call on the object at `now_ms`: a ledger `begin` or `finish` (with the
-/// history write it carries), or a history `record`, `list`, `get` or `last`. `Err`
+/// history write it carries), a history `record`, `list`, `get` or `last`, or a
+/// `batch` of those ([`crate::call_batch`]), run in order, each as it runs alone. `Err`
 /// when SQL failed: the object answers with an error status, which the worker reads
-/// as `ledger_unavailable`.
+/// as `ledger_unavailable` (in a batch, that call's answer is `null`, read the same).
 pub fn handle(
+    db: &dyn Sql,
+    call: &str,
+    now_ms: u64,
+    settings: &ObjectSettings,
+) -> Result<Handled, SqlError> {
+    let Some(calls) = crate::call_batch::calls_of(call) else {
+        return handle_one(db, call, now_ms, settings);
+    };
+    let mut answers = Vec::with_capacity(calls.len());
+    let mut errors = Vec::new();
+    for call in calls {
+        match handle_one(db, call, now_ms, settings) {
+            Ok(handled) => {
+                answers.push(Some(handled.answer));
+                errors.extend(handled.history_error);
+            }
+            Err(e) => {
+                answers.push(None);
+                errors.push(e.0);
+            }
+        }
+    }
+    Ok(Handled {
+        answer: crate::call_batch::answers_text(answers),
+        history_error: (!errors.is_empty()).then(|| errors.join("; ")),
+    })
+}
+
+/// One call of [`handle`] (a batch inside a batch is refused as unreadable).
+fn handle_one(
     db: &dyn Sql,
     call: &str,
     now_ms: u64,
@@ -1377,6 +1408,69 @@ mod tests {
         db.run("UPDATE meta SET value = 0", &[]).unwrap();
         assert_eq!(clean_up(&db, now, &s).unwrap(), 3);
         assert_eq!(history_count(&db).unwrap(), 3);
+    }
+
+    fn batch_of(ids: &[&str], started: i64) -> String {
+        let calls: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let mut e = entry(id, started, Cause::Http);
+                e.end(&ok_result(5));
+                crate::history::record_call(&Written {
+                    started_ms: started,
+                    ended_ms: Some(started + 5),
+                    entry: e,
+                    skip_if_found: false,
+                })
+            })
+            .collect();
+        crate::call_batch::batch_call(&calls.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_batch_runs_its_calls_in_order_and_sent_twice_writes_each_entry_once() {
+        let db = Db::new();
+        let batch = batch_of(&["b1", "b2", "b3"], 100);
+        let recorded = serde_json::json!({"answers": [{"recorded": true}, {"recorded": true}, {"recorded": true}]});
+        assert_eq!(call(&db, &batch, 110), recorded);
+        // The same call again (a retried write): nothing more.
+        assert_eq!(call(&db, &batch, 120), recorded);
+        let (starts, _) = list(&db, "limit=10", 130);
+        assert_eq!(ids(&starts), vec!["b3", "b2", "b1"]);
+        assert_eq!(history_count(&db).unwrap(), 3);
+    }
+
+    #[test]
+    fn two_begins_of_one_key_in_a_batch_decide_one_after_the_other() {
+        let db = Db::new();
+        let begin = begin_call("k", None);
+        let batch = crate::call_batch::batch_call(&[&begin, &begin]).unwrap();
+        let answers = call(&db, &batch, 0);
+        assert_eq!(answers["answers"][0]["decision"], "proceed");
+        assert_eq!(answers["answers"][1]["decision"], "in_progress");
+    }
+
+    #[test]
+    fn a_batch_inside_a_batch_is_refused_and_the_rest_still_runs() {
+        let db = Db::new();
+        let inner = batch_of(&["n1"], 100);
+        let mut e = entry("n2", 100, Cause::Http);
+        e.end(&ok_result(5));
+        let alone = crate::history::record_call(&Written {
+            started_ms: 100,
+            ended_ms: Some(105),
+            entry: e,
+            skip_if_found: false,
+        });
+        let outer = crate::call_batch::batch_call(&[&inner, &alone]).unwrap();
+        let answers = call(&db, &outer, 110);
+        assert!(answers["answers"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the call cannot be read"));
+        assert_eq!(answers["answers"][1], serde_json::json!({"recorded": true}));
+        assert_eq!(ids(&list(&db, "limit=10", 130).0), vec!["n2"]);
     }
 
     #[test]
