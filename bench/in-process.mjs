@@ -15,8 +15,14 @@ async function importBundle(workerJs, workerWasm) {
   const wasmImport = /import\s*([\w$]+)\s*from\s*"\.\/index_bg\.wasm";?/;
   const match = source.match(wasmImport);
   if (!match) throw new Error(`${workerJs} has no import of ./index_bg.wasm`);
+  // The Durable Object base class, which only workerd provides: the ledger object is
+  // not used in process.
+  const baseImport = /import\s*\{\s*DurableObject(?:\s+as\s+([\w$]+))?\s*\}\s*from\s*"cloudflare:workers";?/;
+  const base = source.match(baseImport);
   const loaded = `import { readFileSync as __readWasm } from "node:fs";\n` +
-    source.replace(wasmImport, `const ${match[1]} = new WebAssembly.Module(__readWasm(${JSON.stringify(workerWasm)}));`);
+    source
+      .replace(wasmImport, `const ${match[1]} = new WebAssembly.Module(__readWasm(${JSON.stringify(workerWasm)}));`)
+      .replace(baseImport, base ? `const ${base[1] ?? "DurableObject"} = class {};` : "");
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-worker-")), "worker.mjs");
   fs.writeFileSync(file, loaded);
   return (await import(file)).default;

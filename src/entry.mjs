@@ -13,14 +13,20 @@
 // it is wrapped here and rebuilt on the new instance when one was made. workers-rs's
 // own start function counts instances in `__worker_init_state().instanceId`; asking
 // for it is a call into the wasm, which first runs any reinit that is due.
+//
+// The class extends workerd's `DurableObject` so that the worker can call its RPC
+// method `ledgerCall` on a stub (workerd allows RPC only to such classes); `fetch` and
+// `alarm` are called as before.
+import { DurableObject } from "cloudflare:workers";
 import * as engine from "./bindgen/index.js";
 
-class StartLedger {
+class StartLedger extends DurableObject {
   #args;
   #inner;
   #instance;
 
   constructor(state, env) {
+    super(state, env);
     this.#args = [state, env];
     this.#build();
   }
@@ -41,6 +47,10 @@ class StartLedger {
 
   alarm(info) {
     return this.#current().alarm(info);
+  }
+
+  ledgerCall(call) {
+    return this.#current().ledgerCall(call);
   }
 }
 

@@ -16,10 +16,12 @@ use bloomreach_import_core::log_line::{
 use bloomreach_import_core::store::{self, ObjectSettings, Sql, SqlError, SqlValue};
 use bloomreach_import_core::{cleanup, hold, ledger, TriggerError, TriggerLog};
 use std::cell::Cell;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::{
-    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
-    ScheduledTime, SqlStorage, SqlStorageValue, State, Storage,
+    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, ScheduledTime,
+    SqlStorage, SqlStorageValue, State, Storage,
 };
 
 /// The object's SQLite as the core's [`Sql`]: binds the core's values, returns the
@@ -158,6 +160,51 @@ impl StartLedger {
     }
 }
 
+impl StartLedger {
+    /// One call: the core's call in, its answer out; `Err` when SQL failed. The read,
+    /// the decision and the writes run with no `await` in between (SQL runs
+    /// synchronously in the object), so this is the one place that decides for its
+    /// records.
+    async fn answer(&self, call: &str) -> Result<String, String> {
+        let db = self.db().map_err(|e| e.to_string())?;
+        if store::is_alarm_hook(call, &self.settings) {
+            // The tests' way to run the alarm's work now (HISTORY_TEST_HOOKS).
+            let tried = self.alarm_work(&db).await.map_err(|e| e.to_string())?;
+            return Ok(format!("{{\"tried\":{tried}}}"));
+        }
+        let handled =
+            store::handle(&db, call, crate::clock::now_ms(), &self.settings).map_err(|e| e.0)?;
+        if let Some(message) = &handled.history_error {
+            crate::log::line(&history_write_failed_line(None, message));
+        }
+        // The call's decision is written: a clean-up alarm that could not be set must not
+        // turn it into a failure (the worker would answer 503 for a start it recorded).
+        // The next call sets it again.
+        if self.schedule_cleanup(&db).await.is_err() {
+            crate::log::line(&alarm_not_set_line());
+        }
+        Ok(handled.answer)
+    }
+}
+
+/// The object's RPC method: the worker's calls come here rather than through `fetch`,
+/// with a string in and a string out instead of a `Request` and a `Response` on each
+/// side (measured: README, "Performance"). workerd calls the methods of a Durable
+/// Object class that extends `DurableObject` over a stub
+/// (<https://developers.cloudflare.com/durable-objects/best-practices/create-durable-object-stubs-and-send-requests/>);
+/// workers-rs 0.8's `#[durable_object]` exports `fetch` and `alarm` only, so this
+/// method is exported here, and src/entry.mjs's class (which extends `DurableObject`)
+/// forwards it.
+#[wasm_bindgen]
+impl StartLedger {
+    #[wasm_bindgen(js_name = ledgerCall)]
+    pub async fn ledger_call(&self, call: String) -> Result<String, JsValue> {
+        self.answer(&call)
+            .await
+            .map_err(|message| js_sys::Error::new(&message).into())
+    }
+}
+
 impl DurableObject for StartLedger {
     fn new(state: State, env: Env) -> StartLedger {
         let storage = state.storage();
@@ -178,32 +225,15 @@ impl DurableObject for StartLedger {
         }
     }
 
-    /// One call: the request's body is the core's call, the answer its answer. The
-    /// read, the decision and the writes run with no `await` in between (SQL runs
-    /// synchronously in the object), so this is the one place that decides for its
-    /// records.
+    /// One call over `fetch`: the request's body is the core's call, the answer its
+    /// answer (the worker calls [`StartLedger::ledger_call`] instead; the tests and
+    /// their hooks use this).
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let call = req.text().await?;
-        let db = self.db()?;
-        if store::is_alarm_hook(&call, &self.settings) {
-            // The tests' way to run the alarm's work now (HISTORY_TEST_HOOKS).
-            let tried = self.alarm_work(&db).await?;
-            return Response::ok(format!("{{\"tried\":{tried}}}"));
+        match self.answer(&call).await {
+            Ok(answer) => Response::ok(answer),
+            Err(message) => Response::error(message, 500),
         }
-        let handled = match store::handle(&db, &call, crate::clock::now_ms(), &self.settings) {
-            Ok(handled) => handled,
-            Err(e) => return Response::error(e.0, 500),
-        };
-        if let Some(message) = &handled.history_error {
-            crate::log::line(&history_write_failed_line(None, message));
-        }
-        // The call's decision is written: a clean-up alarm that could not be set must not
-        // turn it into a failure (the worker would answer 503 for a start it recorded).
-        // The next call sets it again.
-        if self.schedule_cleanup(&db).await.is_err() {
-            crate::log::line(&alarm_not_set_line());
-        }
-        Response::ok(handled.answer)
     }
 
     /// The clean-up: expired records, entries past their retention or the cap, stopped
@@ -214,6 +244,16 @@ impl DurableObject for StartLedger {
         self.alarm_work(&db).await?;
         Response::empty()
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A stub of the ledger object, used through its RPC method. workers-rs 0.8 has
+    /// `Stub::into_rpc` for this and leaves the methods to declare.
+    type LedgerStub;
+
+    #[wasm_bindgen(method, catch, js_name = ledgerCall)]
+    fn ledger_call(this: &LedgerStub, call: &str) -> Result<JsValue, JsValue>;
 }
 
 /// The worker's side: the binding, when the deployment has one.
@@ -230,22 +270,23 @@ impl Ledger {
     pub async fn call(&self, object: &str, call: &str) -> Result<String, TriggerError> {
         self.exchange(object, call)
             .await
-            .map_err(|_| ledger::unavailable())?
-            .ok_or_else(ledger::unavailable)
+            .map_err(|_| ledger::unavailable())
     }
 
-    /// The call's answer, `None` when the object answered with an error status.
-    async fn exchange(&self, object: &str, call: &str) -> worker::Result<Option<String>> {
-        let stub = self.0.id_from_name(object)?.get_stub()?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(JsValue::from_str(call)));
-        let request = Request::new_with_init("https://start-ledger/", &init)?;
-        let mut response = stub.fetch_with_request(request).await?;
-        if response.status_code() != 200 {
-            return Ok(None);
-        }
-        response.text().await.map(Some)
+    /// The object's answer, through its RPC method (a rejection when its SQL failed).
+    async fn exchange(&self, object: &str, call: &str) -> Result<String, JsValue> {
+        let stub: LedgerStub = self
+            .0
+            .id_from_name(object)
+            .and_then(|id| id.get_stub())
+            .map_err(JsValue::from)?
+            .into_rpc();
+        // Adopted into a promise of this realm: an RPC call gives a thenable.
+        let pending = js_sys::Promise::resolve(&stub.ledger_call(call)?);
+        JsFuture::from(pending)
+            .await?
+            .as_string()
+            .ok_or_else(|| JsValue::from_str("the ledger object's answer is not text"))
     }
 
     /// Records a start's outcome (a `finish` call, which carries its history entry). A
