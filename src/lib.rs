@@ -67,7 +67,7 @@ pub use ledger::StartLedger;
 /// a start between Bloomreach's answer and its record. The caller still gets the same
 /// work's answer when it stays.
 ///
-/// The answer is handed over through a promise the work settles as soon as it has it:
+/// The answer is handed over through a channel as soon as the work has it:
 /// what the work does after (an unkeyed start's history entry, or the whole start of
 /// one accepted with `Prefer: respond-async`) never delays it.
 #[event(fetch)]
@@ -76,22 +76,16 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         http::Begun::Done(reply) => return Ok(http::to_response(&reply)?),
         http::Begun::Pending(next) => next,
     };
-    // The executor runs at once, inside the constructor, handing over both functions.
-    let mut settle: Option<(js_sys::Function, js_sys::Function)> = None;
-    let answer = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-    let Some((resolve, reject)) = settle else {
-        return Err(worker::Error::RustError(
-            "the answer's promise gave no resolver".into(),
-        ));
-    };
+    // A channel in Rust, not a JavaScript promise: the work and this handler are two
+    // futures of one request, and the channel wakes this one with no call into the
+    // runtime.
+    let (answer_sender, answer) = futures_channel::oneshot::channel();
     ctx.wait_until(async move {
         // Called once, with the 202 of a start accepted with `Prefer: respond-async`
         // (which then runs on here), or else with the request's final reply.
         let respond = |reply: &bloomreach_import_core::Reply| {
-            let _ = match http::to_response(reply) {
-                Ok(response) => resolve.call1(&JsValue::UNDEFINED, &response),
-                Err(error) => reject.call1(&JsValue::UNDEFINED, &error),
-            };
+            // The handler may be gone (the runtime cancelled it): nothing to answer.
+            let _ = answer_sender.send(http::to_response(reply));
         };
         let finishing = http::finish(&req, &env, *next, respond).await;
         // The history entry goes with others in one call (src/group_commit.rs), sent a
@@ -101,8 +95,12 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         // about 1 ms at p50 locally (README, "Performance").
         finishing.write_history().await;
     });
-    let answer = wasm_bindgen_futures::JsFuture::from(answer).await?;
-    Ok(answer.unchecked_into())
+    match answer.await {
+        Ok(response) => Ok(response?),
+        Err(futures_channel::oneshot::Canceled) => Err(worker::Error::RustError(
+            "the request's work ended without an answer".into(),
+        )),
+    }
 }
 
 /// The scheduled handler, exported by hand (see [`ScheduledController`]). It returns a
