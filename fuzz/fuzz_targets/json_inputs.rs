@@ -1,10 +1,10 @@
 //! Every JSON the core reads, from any bytes: the request body, `SCHEDULES`, the npm
-//! options, the ledger's calls, records and answers. Never a panic; a body that is
+//! options, the ledger's calls (batches too), records and answers. Never a panic; a body that is
 //! accepted is empty or a JSON object, and one refused as not JSON is not JSON to
 //! serde_json either.
 #![no_main]
 use bloomreach_import_core::request_body::parse_body;
-use bloomreach_import_core::{ledger, Account, ProjectToken, Schedules, StartOptions};
+use bloomreach_import_core::{call_batch, ledger, Account, ProjectToken, Schedules, StartOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -35,4 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = ledger::record_of(call);
     let _ = ledger::read_begin(&text);
     let _ = ledger::read_finish(&text);
+    // A batch of calls, and the object's answers to one.
+    assert_eq!(call_batch::read_answers(&text, 2).len(), 2);
+    let _ = call_batch::batch_call(&[call, stored]);
 });

@@ -365,6 +365,15 @@ it("with a failing ledger the routes are 503 ledger_unavailable; an unkeyed star
     const res = await start(broken, "hist_broken");
     assert.equal(res.status, 200, res.text);
     assert.ok(await until(() => broken.jsonLogs().some((l) => l.event === "history_write_failed")), broken.logs.join("\n"));
+    // Starts ending together share one failed call: each entry is still logged, once.
+    const count = 12;
+    const answers = await Promise.all(Array.from({ length: count }, () => start(broken, "hist_broken_burst")));
+    assert.deepEqual([...new Set(answers.map((r) => r.status))], [200]);
+    const failedIds = () => broken.jsonLogs().filter((l) => l.event === "history_write_failed").map((l) => l.id);
+    assert.ok(await until(() => failedIds().length >= count + 1), broken.logs.join("\n"));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(failedIds().length, count + 1, "one line for each entry");
+    assert.equal(new Set(failedIds()).size, count + 1, "each entry's own id");
   } finally {
     await broken.close();
   }

@@ -121,6 +121,30 @@ mod tests {
         assert_eq!(calls_of("[]"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_answer_text_reads_as_one_answer_a_call_and_never_panics(text in ".{0,200}", count in 0usize..5) {
+            proptest::prop_assert_eq!(read_answers(&text, count).len(), count);
+        }
+
+        #[test]
+        fn any_json_calls_go_through_a_batch_unchanged(values in proptest::collection::vec("[a-z0-9 ]{0,12}", 0..6)) {
+            let calls: Vec<String> = values
+                .iter()
+                .map(|v| to_text(&serde_json::json!({"op": "get", "id": v})))
+                .collect();
+            let texts: Vec<&str> = calls.iter().map(String::as_str).collect();
+            let batch = batch_call(&texts).unwrap();
+            proptest::prop_assert_eq!(calls_of(&batch).unwrap(), texts);
+        }
+
+        #[test]
+        fn any_text_is_a_batch_or_not_and_never_panics(text in ".{0,200}") {
+            let _ = calls_of(&text);
+            let _ = batch_call(&[&text]);
+        }
+    }
+
     #[test]
     fn answers_read_back_in_order_and_a_short_list_fails_every_call() {
         let text = answers_text(vec![Some(r#"{"recorded":true}"#.into()), None]);
