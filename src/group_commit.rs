@@ -11,7 +11,13 @@
 //! the batch wait for the same call and run nothing after it: no code of theirs runs
 //! in another request's context.
 //!
-//! Only entries written after the answer go this way. A call whose answer a request
+//! What is lost when an isolate ends (a panic makes a new wasm instance; a request's
+//! work stopped by a limit before its batch's timer rang) is the entries gathered and
+//! not yet sent, without a log line: at most [`MAX_CALLS`] of them, gathered within
+//! [`HISTORY_GATHER_MS`], or within `OPEN_AT_MOST_MS` when the timer never rang.
+//!
+//! Only entries written after the answer of an HTTP start go this way (not a cron
+//! job's, whose event would go on in another request's context). A call whose answer a request
 //! needs before its own answer (a key's `begin` and `finish`, the history's reads)
 //! stays the request's own call: waiting on I/O of another request, workerd
 //! cancels the waiting request as hung (checked in the local runtime).
@@ -28,9 +34,15 @@ use std::time::Duration;
 
 type Flush = Shared<LocalBoxFuture<'static, ()>>;
 
+/// The longest a batch takes new entries after it opened, in ms. Its timer is the
+/// opening request's: should that request's work be stopped before the timer rings
+/// (a limit it hit), the batch is never sent, and later entries must not join it.
+const OPEN_AT_MOST_MS: u64 = 1_000;
+
 /// The calls gathered for one object.
 struct Open {
     object: String,
+    opened_ms: u64,
     calls: Rc<RefCell<Vec<String>>>,
     flush: Flush,
 }
@@ -42,8 +54,10 @@ thread_local! {
 /// Writes the entry `call` (a history `record`) carries, with the others for its
 /// object made within [`HISTORY_GATHER_MS`]; returns once their call has ended.
 pub async fn write(ledger: &Ledger, call: &LedgerCall) {
+    let now = crate::clock::now_ms();
     let flush = OPEN.with(|open| {
         let mut open = open.borrow_mut();
+        open.retain(|o| now.saturating_sub(o.opened_ms) < OPEN_AT_MOST_MS);
         if let Some(at) = open.iter().position(|o| o.object == call.object) {
             let mut calls = open[at].calls.borrow_mut();
             calls.push(call.call.clone());
@@ -58,6 +72,7 @@ pub async fn write(ledger: &Ledger, call: &LedgerCall) {
         let flush = send_when_due(ledger.clone(), call.object.clone(), Rc::clone(&calls));
         open.push(Open {
             object: call.object.clone(),
+            opened_ms: now,
             calls,
             flush: flush.clone(),
         });

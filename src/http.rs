@@ -54,7 +54,7 @@ impl Finishing {
     /// inside the request's `waitUntil` work. A failure is logged and changes nothing.
     pub async fn write_history(self) {
         if let Some((call, ledger)) = self.after {
-            ledger.write_history(&call).await;
+            ledger.write_history_gathered(&call).await;
         }
     }
 }

@@ -20,8 +20,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::{
-    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, ScheduledTime,
-    SqlStorage, SqlStorageValue, State, Storage,
+    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
+    ScheduledTime, SqlStorage, SqlStorageValue, State, Storage,
 };
 
 /// The object's SQLite as the core's [`Sql`]: binds the core's values, returns the
@@ -256,6 +256,20 @@ extern "C" {
     fn ledger_call(this: &LedgerStub, call: &str) -> Result<JsValue, JsValue>;
 }
 
+/// Whether the runtime refused an RPC call because the object's class does not
+/// extend `DurableObject`: an object still running a version from before the RPC
+/// method, as it may during a deploy (in a gradual deployment each object keeps its
+/// version until the next deployment:
+/// <https://developers.cloudflare.com/workers/versions-and-deployments/gradual-deployments/with-durable-objects/>).
+/// The refusal comes before the object runs anything, so the call can go again by
+/// `fetch`.
+fn rpc_unsupported(error: &JsValue) -> bool {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .is_some_and(|m| m.contains("does not support RPC"))
+}
+
 /// The worker's side: the binding, when the deployment has one.
 #[derive(Clone)]
 pub struct Ledger(ObjectNamespace);
@@ -273,20 +287,46 @@ impl Ledger {
             .map_err(|_| ledger::unavailable())
     }
 
-    /// The object's answer, through its RPC method (a rejection when its SQL failed).
+    /// The object's answer, through its RPC method (a rejection when its SQL failed),
+    /// or through its `fetch` when the object runs a version from before the method.
     async fn exchange(&self, object: &str, call: &str) -> Result<String, JsValue> {
-        let stub: LedgerStub = self
-            .0
-            .id_from_name(object)
-            .and_then(|id| id.get_stub())
-            .map_err(JsValue::from)?
-            .into_rpc();
+        match self.exchange_rpc(object, call).await {
+            Err(error) if rpc_unsupported(&error) => self.exchange_fetch(object, call).await,
+            answered => answered,
+        }
+    }
+
+    async fn exchange_rpc(&self, object: &str, call: &str) -> Result<String, JsValue> {
+        let stub: LedgerStub = self.stub(object)?.into_rpc();
         // Adopted into a promise of this realm: an RPC call gives a thenable.
         let pending = js_sys::Promise::resolve(&stub.ledger_call(call)?);
         JsFuture::from(pending)
             .await?
             .as_string()
             .ok_or_else(|| JsValue::from_str("the ledger object's answer is not text"))
+    }
+
+    /// The same call through the object's `fetch`: the way versions of this worker from
+    /// before the RPC method called it.
+    async fn exchange_fetch(&self, object: &str, call: &str) -> Result<String, JsValue> {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(JsValue::from_str(call)));
+        let request = Request::new_with_init("https://start-ledger/", &init)?;
+        let mut response = self.stub(object)?.fetch_with_request(request).await?;
+        if response.status_code() != 200 {
+            return Err(JsValue::from_str(
+                "the ledger object answered with an error",
+            ));
+        }
+        Ok(response.text().await?)
+    }
+
+    fn stub(&self, object: &str) -> Result<worker::Stub, JsValue> {
+        self.0
+            .id_from_name(object)
+            .and_then(|id| id.get_stub())
+            .map_err(JsValue::from)
     }
 
     /// Records a start's outcome (a `finish` call, which carries its history entry). A
@@ -307,11 +347,29 @@ impl Ledger {
         }
     }
 
-    /// Writes a history entry (a `record` call) with the others written in this
-    /// isolate within [`bloomreach_import_core::call_batch::HISTORY_GATHER_MS`]
-    /// (src/group_commit.rs): it is written after the answer, so it can wait. A failure
-    /// is logged (by the request that sends the batch) and changes nothing else.
+    /// Writes a history entry (a `record` call) in a call of its own (a cron job's,
+    /// inside the scheduled event). A failure is logged and changes nothing else.
     pub async fn write_history(&self, call: &LedgerCall) {
+        let written = self
+            .call(&call.object, &call.call)
+            .await
+            .is_ok_and(|answer| history::read_recorded(&answer));
+        if !written {
+            let id = history::written_id(&call.call);
+            crate::log::line(&history_write_failed_line(
+                id.as_deref(),
+                "the ledger object could not be reached",
+            ));
+        }
+    }
+
+    /// Writes an unkeyed HTTP start's history entry with the others written in this
+    /// isolate within [`bloomreach_import_core::call_batch::HISTORY_GATHER_MS`]
+    /// (src/group_commit.rs), from the request's `waitUntil` work after its answer: it
+    /// can wait. A failure is logged (by the request that sends the batch) and changes
+    /// nothing else. Not for a cron job: its event would go on after another request's
+    /// call, in that request's context.
+    pub async fn write_history_gathered(&self, call: &LedgerCall) {
         crate::group_commit::write(self, call).await;
     }
 }

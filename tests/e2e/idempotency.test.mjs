@@ -195,3 +195,27 @@ it("no answer or log line holds a secret", () => {
   assert.ok(allOutput().length > 20, "there is output to scan");
   assertNoSecrets(allOutput());
 });
+
+it("during a deploy, a ledger object still on a version from before its RPC method is called through fetch: keys, history and replays work", async () => {
+  // workerd refuses RPC to such an object before it runs anything; the worker then
+  // makes the same call through the object's fetch.
+  const old = await startWorker({ upstream: standin.url, ledger: "before-rpc" });
+  try {
+    const first = await post(old, "ok_beforerpc", "key-before-rpc", '{"path":"/upload/b.csv"}');
+    assert.equal(first.status, 200, first.text);
+    const again = await post(old, "ok_beforerpc", "key-before-rpc", '{"path":"/upload/b.csv"}');
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.equal(standin.for("ok_beforerpc").length, 1);
+    const unkeyed = await post(old, "ok_beforerpc_nokey");
+    assert.equal(unkeyed.status, 200, unkeyed.text);
+    let entries = [];
+    for (const end = Date.now() + 2000; entries.length === 0 && Date.now() < end; await new Promise((r) => setTimeout(r, 25))) {
+      entries = (await old.fetch("/starts?import_id=ok_beforerpc_nokey", { headers: { authorization: `Bearer ${TOKEN}` } })).body.starts;
+    }
+    assert.equal(entries.length, 1, "the unkeyed start's entry, written through fetch");
+    assert.ok(!old.jsonLogs().some((l) => /history_write_failed|record_not_saved/.test(l.event ?? "")), old.logs.join("\n"));
+  } finally {
+    await old.close();
+  }
+});

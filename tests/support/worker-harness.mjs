@@ -19,8 +19,25 @@ export const PROJECT = "2d0be12a-4b0c-12ec-87da-86c198934217";
 
 const everyWorker = [];
 
+// The ledger as a version of this worker from before its RPC method ran it: a class
+// that does not extend DurableObject (so workerd refuses RPC to it) and answers the
+// same calls through fetch, by the real object's code.
+const BEFORE_RPC_LEDGER = `
+import worker, { StartLedger } from "./index.js";
+export class BeforeRpcLedger {
+  #inner;
+  constructor(state, env) { this.#inner = new StartLedger(state, env); }
+  fetch(request) { return this.#inner.fetch(request); }
+  alarm(info) { return this.#inner.alarm(info); }
+}
+export default worker;
+`;
+
 const BROKEN_LEDGER = `
-export class BrokenLedger {
+import { DurableObject } from "cloudflare:workers";
+// Reachable as the ledger is (over RPC and fetch), and failing every call.
+export class BrokenLedger extends DurableObject {
+  ledgerCall() { throw new Error("the ledger is down"); }
   fetch() { throw new Error("the ledger is down"); }
 }
 export default { fetch() { return new Response("broken ledger"); } };
@@ -35,7 +52,8 @@ export function allOutput() {
  * Starts the worker. `bindings` are added to (or, as `undefined`, removed from) the
  * defaults; `ledger: false` leaves out the START_LEDGER Durable Object (kept in
  * memory, so every worker starts with an empty ledger), `ledger: "broken"` binds one
- * whose every call throws. Resolves to
+ * whose every call throws, `ledger: "before-rpc"` one as a version from before the
+ * ledger's RPC method (fetch only). Resolves to
  * { fetch, scheduled, fireScheduled, ledgerCall, logs, close }.
  */
 export async function startWorker({ upstream, bindings = {}, ledger = true } = {}) {
@@ -74,6 +92,16 @@ export async function startWorker({ upstream, bindings = {}, ledger = true } = {
       compatibilityDate: COMPATIBILITY_DATE,
       durableObjects: { SELF: { className: "BrokenLedger", useSQLite: true } },
     });
+  } else if (ledger === "before-rpc") {
+    delete main.scriptPath;
+    delete main.modulesRules;
+    main.modulesRoot = path.join(root, "build");
+    main.modules = [
+      { type: "ESModule", path: path.join(root, "build/before-rpc.mjs"), contents: BEFORE_RPC_LEDGER },
+      { type: "ESModule", path: path.join(root, "build/index.js") },
+      { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
+    ];
+    main.durableObjects = { START_LEDGER: { className: "BeforeRpcLedger", useSQLite: true } };
   } else if (ledger) {
     main.durableObjects = { START_LEDGER: { className: "StartLedger", useSQLite: true } };
   }
