@@ -12,7 +12,6 @@ use crate::env_lookup::EnvLookup;
 use crate::ledger::Ledger;
 use crate::{clock, log, upstream};
 use bloomreach_import_core::cron_flow::{self, EventRun, JobNext};
-use bloomreach_import_core::ledger;
 use bloomreach_import_core::schedule::{
     EventVerdict, JobOutcome, PlannedJob, MAX_CONCURRENT_STARTS,
 };
@@ -47,14 +46,7 @@ async fn run_job(job: PlannedJob, event: &EventRun, ledger: Option<&Ledger>) -> 
     loop {
         next = match next {
             JobNext::AskLedger(awaiting) => {
-                let answer = match ledger {
-                    Some(ledger) => {
-                        ledger
-                            .call(&awaiting.call().object, &awaiting.call().call)
-                            .await
-                    }
-                    None => Err(ledger::unavailable()),
-                };
+                let answer = crate::ledger::ask(ledger, awaiting.call()).await;
                 awaiting.on_ledger(answer, event, clock::now_ms())
             }
             JobNext::Send(sending) => {

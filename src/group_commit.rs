@@ -92,9 +92,9 @@ fn send_when_due(ledger: Ledger, object: String, calls: Rc<RefCell<Vec<String>>>
         let calls = std::mem::take(&mut *calls.borrow_mut());
         let texts: Vec<&str> = calls.iter().map(String::as_str).collect();
         let (answers, failure) = match texts.as_slice() {
-            [one] => (vec![ledger.call(&object, one).await.ok()], None),
+            [one] => (vec![ledger.send(&object, one).await.ok()], None),
             _ => match call_batch::batch_call(&texts) {
-                Ok(batch) => match ledger.call(&object, &batch).await {
+                Ok(batch) => match ledger.send(&object, &batch).await {
                     Ok(answer) => (call_batch::read_answers(&answer, texts.len()), None),
                     Err(_) => (vec![None; texts.len()], None),
                 },

@@ -5,7 +5,7 @@ use crate::env_lookup::EnvLookup;
 use crate::ledger::Ledger;
 use crate::{body, clock, log, upstream};
 use bloomreach_import_core::http_flow::{self, LedgerCall, Next, RequestHead};
-use bloomreach_import_core::{ledger, Reply};
+use bloomreach_import_core::Reply;
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -88,14 +88,9 @@ pub async fn finish(
                 )
             }
             Next::AskLedger(awaiting) => {
-                let answer = match ledger.as_ref().and_then(Option::as_ref) {
-                    Some(ledger) => {
-                        ledger
-                            .call(&awaiting.call().object, &awaiting.call().call)
-                            .await
-                    }
-                    None => Err(ledger::unavailable()),
-                };
+                let answer =
+                    crate::ledger::ask(ledger.as_ref().and_then(Option::as_ref), awaiting.call())
+                        .await;
                 awaiting.on_ledger(answer, clock::now_ms())
             }
             Next::Accepted(accepted) => {
@@ -116,14 +111,9 @@ pub async fn finish(
                 read.prepare(&lookup, has_ledger, clock::now_ms())
             }
             Next::AskHistory(awaiting) => {
-                let answer = match ledger.as_ref().and_then(Option::as_ref) {
-                    Some(ledger) => {
-                        ledger
-                            .call(&awaiting.call().object, &awaiting.call().call)
-                            .await
-                    }
-                    None => Err(ledger::unavailable()),
-                };
+                let answer =
+                    crate::ledger::ask(ledger.as_ref().and_then(Option::as_ref), awaiting.call())
+                        .await;
                 awaiting.on_answer(answer)
             }
             Next::Done(finished) => {

@@ -270,6 +270,15 @@ fn rpc_unsupported(error: &JsValue) -> bool {
         .is_some_and(|m| m.contains("does not support RPC"))
 }
 
+/// Sends `call` with the binding looked up for the request, or answers
+/// `ledger_unavailable` when the deployment has none.
+pub async fn ask(ledger: Option<&Ledger>, call: &LedgerCall) -> Result<String, TriggerError> {
+    match ledger {
+        Some(ledger) => ledger.call(call).await,
+        None => Err(ledger::unavailable()),
+    }
+}
+
 /// The worker's side: the binding, when the deployment has one.
 #[derive(Clone)]
 pub struct Ledger(ObjectNamespace);
@@ -280,8 +289,13 @@ impl Ledger {
         env.durable_object(ledger::BINDING).ok().map(Ledger)
     }
 
-    /// Sends `call` to `object`; the answer's text, or `ledger_unavailable`.
-    pub async fn call(&self, object: &str, call: &str) -> Result<String, TriggerError> {
+    /// Sends one call to its object; the answer's text, or `ledger_unavailable`.
+    pub async fn call(&self, call: &LedgerCall) -> Result<String, TriggerError> {
+        self.send(&call.object, &call.call).await
+    }
+
+    /// Sends the call `call` to `object` (a batch's, made of several).
+    pub async fn send(&self, object: &str, call: &str) -> Result<String, TriggerError> {
         self.exchange(object, call)
             .await
             .map_err(|_| ledger::unavailable())
@@ -334,7 +348,7 @@ impl Ledger {
     /// record (and entry) then read as "outcome unknown".
     pub async fn record(&self, call: &LedgerCall) {
         let recorded = self
-            .call(&call.object, &call.call)
+            .call(call)
             .await
             .is_ok_and(|answer| ledger::read_finish(&answer));
         if !recorded {
@@ -351,7 +365,7 @@ impl Ledger {
     /// inside the scheduled event). A failure is logged and changes nothing else.
     pub async fn write_history(&self, call: &LedgerCall) {
         let written = self
-            .call(&call.object, &call.call)
+            .call(call)
             .await
             .is_ok_and(|answer| history::read_recorded(&answer));
         if !written {

@@ -364,19 +364,20 @@ impl JobSending {
             path: t.path.as_deref(),
             test_connection: t.test_connection,
         };
-        let start = crate::hold::HeldStart::after_first_try(
-            sent,
-            (&entry.id, &held.record, &held.fingerprint),
-            (&event.cause, t.started_ms, max),
+        crate::hold::first_hold_call(
+            crate::hold::FirstTry {
+                sent,
+                entry,
+                object,
+                held,
+                cause: &event.cause,
+                started_ms: t.started_ms,
+                max_ms: max,
+                deadline_ms: event.limits.deadline_ms,
+            },
             result,
             now_ms,
-        )?;
-        Some(crate::hold::first_hold_call(
-            start,
-            entry,
-            (result.attempts, t.started_ms, event.limits.deadline_ms),
-            (object, &held.record, &held.fingerprint),
-        ))
+        )
     }
 }
 

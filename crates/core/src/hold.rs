@@ -316,18 +316,52 @@ pub fn try_until(now_ms: u64, deadline_ms: u64) -> u64 {
     crate::ledger::unknown_at(now_ms, deadline_ms)
 }
 
+/// A first try whose outcome is still retryable, as the HTTP and cron flows hand it
+/// over: what was sent, its entry, and the key's record it holds.
+pub(crate) struct FirstTry<'a> {
+    pub(crate) sent: Sent<'a>,
+    pub(crate) entry: &'a crate::history::Entry,
+    /// The ledger object, and the record with its fingerprint.
+    pub(crate) object: &'a str,
+    pub(crate) held: &'a crate::http_flow::Held,
+    pub(crate) cause: &'a str,
+    pub(crate) started_ms: u64,
+    /// `HOLD_MAX_SECONDS`, in ms.
+    pub(crate) max_ms: u64,
+    /// The start's deadline, in ms.
+    pub(crate) deadline_ms: u64,
+}
+
 /// The `hold` ledger call of a start still pushed back after its first try (an
-/// accepted HTTP start or a cron job alike): its entry stays in progress with the
+/// accepted HTTP start or a cron job alike), or `None` when it is not to be held (its
+/// outcome is final, or no try fits before `HOLD_MAX_SECONDS`): its entry stays in progress with the
 /// attempts so far, Bloomreach's last answer and the next try's time, and its record
 /// answers as held until the last try could end.
 pub(crate) fn first_hold_call(
-    start: HeldStart,
-    entry: &crate::history::Entry,
-    (attempts, started_ms, deadline_ms): (u32, u64, u64),
-    (object, record, fingerprint): (&str, &str, &str),
-) -> crate::http_flow::LedgerCall {
+    first: FirstTry<'_>,
+    result: &StartResult,
+    now_ms: u64,
+) -> Option<crate::http_flow::LedgerCall> {
+    let FirstTry {
+        sent,
+        entry,
+        object,
+        held,
+        cause,
+        started_ms,
+        max_ms,
+        deadline_ms,
+    } = first;
+    let (record, fingerprint) = (held.record.as_str(), held.fingerprint.as_str());
+    let start = HeldStart::after_first_try(
+        sent,
+        (&entry.id, record, fingerprint),
+        (cause, started_ms, max_ms),
+        result,
+        now_ms,
+    )?;
     let mut entry = entry.clone();
-    entry.attempts = attempts;
+    entry.attempts = result.attempts;
     entry.upstream_status = start.last_status;
     entry.message = Some(crate::history::short_message(&crate::history::redact_text(
         &start.last_message,
@@ -339,11 +373,12 @@ pub(crate) fn first_hold_call(
         entry,
         skip_if_found: false,
     };
+    // The record answers as it does now until the last try could end.
     let until = crate::ledger::unknown_at(start.give_up_ms, deadline_ms);
-    crate::http_flow::LedgerCall {
+    Some(crate::http_flow::LedgerCall {
         object: object.to_owned(),
         call: crate::ledger::hold(record, fingerprint, until, Some(written), Some(start)),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::endpoint::{self, Prepared, Route};
 use crate::error::TriggerError;
 use crate::history::{self, Cause, Entry, Written};
 use crate::history_routes::{AwaitingHistory, HistoryRequest};
-use crate::hold::{self, HeldStart};
+use crate::hold;
 use crate::idempotency::{self, IdempotencyKey, KeyAnswer};
 use crate::ids::ApiKind;
 use crate::ledger;
@@ -554,24 +554,20 @@ impl Sending {
     fn hold_call(&self, result: &StartResult, now_ms: u64) -> Option<LedgerCall> {
         let (max, (object, held), entry) =
             (self.hold_max_ms?, self.held.as_ref()?, self.entry.as_ref()?);
-        let start = HeldStart::after_first_try(
-            hold::Sent::of(&self.prepared.start),
-            (&entry.id, &held.record, &held.fingerprint),
-            (&self.trigger.cause, self.trigger.started_ms, max),
+        crate::hold::first_hold_call(
+            crate::hold::FirstTry {
+                sent: hold::Sent::of(&self.prepared.start),
+                entry,
+                object,
+                held,
+                cause: &self.trigger.cause,
+                started_ms: self.trigger.started_ms,
+                max_ms: max,
+                deadline_ms: self.prepared.limits.deadline_ms,
+            },
             result,
             now_ms,
-        )?;
-        // The record answers the same `202` until the last try could end.
-        Some(crate::hold::first_hold_call(
-            start,
-            entry,
-            (
-                result.attempts,
-                self.trigger.started_ms,
-                self.prepared.limits.deadline_ms,
-            ),
-            (object, &held.record, &held.fingerprint),
-        ))
+        )
     }
 }
 
